@@ -1,0 +1,351 @@
+import { useCallback, useEffect, useMemo, useState, useSyncExternalStore, type FormEvent } from 'react';
+import { Banner, ReconnectBar } from './components/Banner';
+import { Composer } from './components/Composer';
+import { ConnBadge } from './components/ConnBadge';
+import { InviteIcon, LockIcon, MenuIcon, PhoneIcon, UsersIcon } from './components/Icons';
+import { InviteDialog } from './components/InviteDialog';
+import { MessageList } from './components/MessageList';
+import { PhoneDialog } from './components/PhoneDialog';
+import { NamePrompt, TokenPrompt } from './components/Prompts';
+import { Sidebar } from './components/Sidebar';
+import { TypingLine } from './components/TypingLine';
+import { ChatClient, type ChatState } from './lib/client';
+import { describeError } from './lib/errors';
+import { DEFAULT_ROOM, isValidRoomId, type RoomSummary, type User } from './lib/protocol';
+import { storage } from './lib/storage';
+import { timelineItems, type TimelineItem } from './lib/timeline';
+import { cleanAddress, readLinkParams } from './lib/url';
+
+/**
+ * Reads room, key and token from the address (an invite link or QR code),
+ * remembers the secrets and takes them out of the address bar.
+ */
+function takeLinkParams(): string {
+  const params = readLinkParams(window.location);
+  const room = params.room && isValidRoomId(params.room) ? params.room : DEFAULT_ROOM;
+  if (params.token) storage.setToken(params.token);
+  if (params.key && params.room) storage.setKey(room, params.key);
+  window.history.replaceState(window.history.state, '', cleanAddress(window.location, room));
+  return room;
+}
+
+export function App() {
+  const [initialRoom] = useState(takeLinkParams);
+  const [name, setName] = useState(storage.name);
+
+  if (!name) {
+    return (
+      <NamePrompt
+        initial=""
+        room={initialRoom}
+        onSubmit={(n) => {
+          storage.setName(n);
+          setName(n);
+        }}
+      />
+    );
+  }
+  return <Chat name={name} initialRoom={initialRoom} />;
+}
+
+/** Rooms to list: the server's, plus the room on screen and private rooms this browser holds keys for. */
+function visibleRooms(s: ChatState): RoomSummary[] {
+  const byId = new Map<string, RoomSummary>();
+  for (const r of s.rooms) if (r && typeof r.id === 'string') byId.set(r.id, r);
+  const add = (id: string, isPrivate: boolean) => {
+    if (!byId.has(id)) byId.set(id, { id, private: isPrivate, members: 0 });
+  };
+  add(DEFAULT_ROOM, false);
+  for (const id of Object.keys(s.keys)) add(id, true);
+  if (s.room.status !== 'refused') add(s.room.id, s.room.private);
+  const here = byId.get(s.room.id);
+  if (here && s.room.status === 'joined') byId.set(s.room.id, { ...here, members: Math.max(here.members, s.room.members.length) });
+  return [...byId.values()].sort((a, b) =>
+    a.id === DEFAULT_ROOM ? -1 : b.id === DEFAULT_ROOM ? 1 : a.id.localeCompare(b.id),
+  );
+}
+
+function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
+  // One client for the page's life; later name changes go through reconnectAs.
+  const [client] = useState(() => new ChatClient({ name, token: storage.token(), room: initialRoom }));
+  const s = useSyncExternalStore(client.subscribe, client.getState);
+  const [drawer, setDrawer] = useState(false);
+  const [dialog, setDialog] = useState<'invite' | 'phone' | 'name' | null>(null);
+
+  useEffect(() => {
+    client.start();
+    return () => client.stop();
+  }, [client]);
+
+  // Keep the room in the address so a reload comes back to it.
+  useEffect(() => {
+    window.history.replaceState(window.history.state, '', cleanAddress(window.location, s.room.id));
+  }, [s.room.id]);
+
+  // Count what arrives while the tab is in the background, in the title.
+  const [unread, setUnread] = useState(0);
+  useEffect(() => {
+    if (s.announcement.seq > 0 && document.visibilityState === 'hidden') setUnread((n) => n + 1);
+  }, [s.announcement.seq]);
+  useEffect(() => {
+    const onVis = () => document.visibilityState === 'visible' && setUnread(0);
+    document.addEventListener('visibilitychange', onVis);
+    return () => document.removeEventListener('visibilitychange', onVis);
+  }, []);
+  useEffect(() => {
+    document.title = `${unread ? `(${unread}) ` : ''}#${s.room.id} · rtchat`;
+  }, [s.room.id, unread]);
+
+  // An invite link pasted into this tab's address bar.
+  useEffect(() => {
+    const onHash = () => {
+      const p = readLinkParams(window.location);
+      if (p.token && p.token !== client.getState().token) client.reconnectAs({ token: p.token });
+      const room = p.room && isValidRoomId(p.room) ? p.room : null;
+      if (room) client.switchRoom(room, p.key);
+      window.history.replaceState(window.history.state, '', cleanAddress(window.location, room ?? client.getState().room.id));
+    };
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, [client]);
+
+  useEffect(() => {
+    if (!drawer) return;
+    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && setDrawer(false);
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [drawer]);
+
+  // New functions when who "me" is changes, so that memoised messages re-render.
+  const { me, name: myName } = s;
+  const isMine = useCallback((item: TimelineItem) => client.isMine(item), [client, me, myName]);
+  const isMe = useCallback((u: User) => client.isMine({ user: u }), [client, me, myName]);
+  const onLoadOlder = useCallback(() => void client.loadOlder(), [client]);
+  const onRetry = useCallback((id: string) => client.retry(id), [client]);
+  const onDiscard = useCallback((id: string) => client.discard(id), [client]);
+
+  const room = s.room;
+  const items = useMemo(() => timelineItems(room.timeline), [room.timeline]);
+  const rooms = useMemo(() => visibleRooms(s), [s]);
+  const maxLen = client.maxLen();
+  const joined = room.status === 'joined';
+
+  if (s.conn.unauthorized) {
+    return <TokenPrompt hadToken={!!s.token} onSubmit={(token) => client.reconnectAs({ token })} />;
+  }
+
+  const select = (id: string) => {
+    setDrawer(false);
+    client.switchRoom(id, s.keys[id]);
+  };
+
+  return (
+    <div className={drawer ? 'app drawer-open' : 'app'}>
+      <aside className="sidebar" id="sidebar" aria-label="Rooms and people">
+        <Sidebar
+          rooms={rooms}
+          room={room}
+          me={s.name}
+          isMe={isMe}
+          onSelect={select}
+          onCreate={async (id, isPrivate) => {
+            const res = await client.createRoom(id, isPrivate);
+            if (!res.ok) return res.message;
+            setDrawer(false);
+            if (res.key) setDialog('invite');
+            return null;
+          }}
+          onClose={() => setDrawer(false)}
+          onChangeName={() => {
+            setDrawer(false);
+            setDialog('name');
+          }}
+          onPhone={() => {
+            setDrawer(false);
+            setDialog('phone');
+          }}
+        />
+      </aside>
+      <div className="backdrop" onClick={() => setDrawer(false)} aria-hidden="true" />
+
+      <main className="chat">
+        <header className="chat-head">
+          <button
+            type="button"
+            className="icon-btn drawer-only"
+            data-testid="menu"
+            aria-label="Rooms and people"
+            aria-controls="sidebar"
+            aria-expanded={drawer}
+            onClick={() => setDrawer(true)}
+          >
+            <MenuIcon />
+          </button>
+          <div className="room-title">
+            <h1>
+              {room.private ? <LockIcon size={16} /> : <span className="hash">#</span>}
+              <span className="ellipsis">{room.id}</span>
+            </h1>
+            {joined && (
+              <button
+                type="button"
+                className="members-chip"
+                onClick={() => setDrawer(true)}
+                aria-label={`${room.members.length} ${room.members.length === 1 ? 'person' : 'people'} here`}
+              >
+                <UsersIcon size={14} /> {room.members.length}
+              </button>
+            )}
+          </div>
+          <ConnBadge conn={s.conn} />
+          <button
+            type="button"
+            className="icon-btn"
+            data-testid="invite"
+            aria-label={`Invite people to #${room.id}`}
+            title="Invite people"
+            disabled={!joined}
+            onClick={() => setDialog('invite')}
+          >
+            <InviteIcon />
+          </button>
+          <button
+            type="button"
+            className="icon-btn"
+            data-testid="open-on-phone"
+            aria-label="Open on phone"
+            title="Open on phone"
+            onClick={() => setDialog('phone')}
+          >
+            <PhoneIcon />
+          </button>
+        </header>
+
+        <ReconnectBar show={s.conn.everConnected && s.conn.state !== 'connected'} />
+        <Banner notice={s.notice} onDismiss={client.dismissNotice} />
+
+        {room.status === 'refused' ? (
+          <Refused
+            room={room.id}
+            hint={
+              room.error?.code === 'forbidden'
+                ? 'Ask someone in the room for a fresh invite link, or paste its key here.'
+                : describeError(room.error ?? { code: 'unavailable', message: '' }, 'join')
+            }
+            onKey={(key) => client.switchRoom(room.id, key)}
+            onLobby={() => client.switchRoom(DEFAULT_ROOM)}
+          />
+        ) : (
+          <MessageList
+            roomId={room.id}
+            items={items}
+            isMine={isMine}
+            hasOlder={room.hasOlder}
+            loadingOlder={room.loadingOlder}
+            joined={joined}
+            maxLen={maxLen}
+            onLoadOlder={onLoadOlder}
+            onRetry={onRetry}
+            onDiscard={onDiscard}
+          />
+        )}
+
+        {room.status !== 'refused' && (
+          <>
+            <TypingLine typing={room.typing} />
+            <Composer
+              key={room.id}
+              room={room.id}
+              disabled={!joined}
+              maxLen={maxLen}
+              onSend={(text) => client.send(text)}
+              onTyping={() => client.noteTyping()}
+              onIdle={() => client.stopTyping()}
+            />
+          </>
+        )}
+      </main>
+
+      <div className="sr-only" aria-live="polite" aria-atomic="true" data-testid="announcer">
+        {s.announcement.text}
+      </div>
+
+      {dialog === 'invite' && (
+        <InviteDialog
+          room={room.id}
+          isPrivate={room.private}
+          roomKey={s.keys[room.id]}
+          token={s.token}
+          base={s.info?.phone_url || window.location.origin + '/'}
+          onClose={() => setDialog(null)}
+        />
+      )}
+      {dialog === 'phone' && (
+        <PhoneDialog room={room.id} roomKey={s.keys[room.id]} token={s.token} onClose={() => setDialog(null)} />
+      )}
+      {dialog === 'name' && (
+        <div className="gate-overlay">
+          <NamePrompt
+            initial={s.name}
+            room={room.id}
+            onCancel={() => setDialog(null)}
+            onSubmit={(n) => {
+              setDialog(null);
+              if (n !== s.name) client.reconnectAs({ name: n });
+            }}
+          />
+        </div>
+      )}
+    </div>
+  );
+}
+
+function Refused({
+  room,
+  hint,
+  onKey,
+  onLobby,
+}: {
+  room: string;
+  hint: string;
+  onKey: (key: string) => void;
+  onLobby: () => void;
+}) {
+  const [key, setKey] = useState('');
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (key.trim()) onKey(key.trim());
+  };
+  return (
+    <div className="refused" data-testid="refused">
+      <div className="refused-card">
+        <span className="refused-icon">
+          <LockIcon size={28} />
+        </span>
+        <h2>Can’t open #{room}</h2>
+        <p>{hint}</p>
+        <form onSubmit={submit} className="refused-form">
+          <label htmlFor="room-key" className="sr-only">
+            Invite key
+          </label>
+          <input
+            id="room-key"
+            className="input"
+            placeholder="Paste an invite key"
+            value={key}
+            autoComplete="off"
+            onChange={(e) => setKey(e.target.value)}
+          />
+          <button type="submit" className="btn" disabled={!key.trim()}>
+            Try key
+          </button>
+        </form>
+        {room !== DEFAULT_ROOM && (
+          <button type="button" className="btn primary" onClick={onLobby}>
+            Go to #{DEFAULT_ROOM}
+          </button>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,43 @@
+import { buildLink } from '../lib/url';
+import { CopyField } from './CopyField';
+import { Modal } from './Modal';
+import { Qr } from './Qr';
+
+export function InviteDialog({
+  room,
+  isPrivate,
+  roomKey,
+  token,
+  base,
+  onClose,
+}: {
+  room: string;
+  isPrivate: boolean;
+  roomKey?: string;
+  token: string;
+  /** The address others can reach this server at. */
+  base: string;
+  onClose: () => void;
+}) {
+  const link = buildLink(base, { room, key: isPrivate ? roomKey : undefined, token: token || undefined });
+  const missingKey = isPrivate && !roomKey;
+  return (
+    <Modal title={`Invite to #${room}`} onClose={onClose} testId="invite-dialog">
+      {missingKey ? (
+        <p>This room is private, and this browser doesn’t have its key, so it can’t make an invite link.</p>
+      ) : (
+        <>
+          <p className="muted">
+            {isPrivate
+              ? 'Anyone with this link or code can join this private room. Share it only with people you trust.'
+              : 'Send this link, or let them scan the code, to bring people straight into this room.'}
+          </p>
+          <div className="qr-wrap">
+            <Qr value={link} label={`QR code of the invite link to #${room}`} />
+          </div>
+          <CopyField value={link} testId="invite-link" />
+        </>
+      )}
+    </Modal>
+  );
+}

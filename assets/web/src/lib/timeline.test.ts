@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import type { Message } from './protocol';
+import {
+  EMPTY_TIMELINE,
+  addPending,
+  markFailed,
+  markSending,
+  mergeMessages,
+  newestId,
+  oldestId,
+  timelineItems,
+} from './timeline';
+
+const alice = { id: 'u1', name: 'alice' };
+const bob = { id: 'u2', name: 'bob' };
+
+function msg(n: number, extra: Partial<Message> = {}): Message {
+  return { id: String(n).padStart(8, '0'), room: 'lobby', user: bob, text: `m${n}`, ts: 1_700_000_000_000 + n, ...extra };
+}
+
+const ids = (t: ReturnType<typeof mergeMessages>) => timelineItems(t).map((i) => i.id ?? `pending:${i.clientId}`);
+
+describe('mergeMessages', () => {
+  it('orders by id whatever order messages arrive in', () => {
+    const t = mergeMessages(EMPTY_TIMELINE, [msg(3), msg(1), msg(2)]);
+    expect(ids(t)).toEqual(['00000001', '00000002', '00000003']);
+  });
+
+  it('compares ids as strings, not numbers', () => {
+    // Fixed-width ids: "0000000a" sorts after "00000009" as a string.
+    const a = { ...msg(9), id: '0000000a' };
+    const t = mergeMessages(EMPTY_TIMELINE, [a, msg(9)]);
+    expect(ids(t)).toEqual(['00000009', '0000000a']);
+  });
+
+  it('drops a message it already has', () => {
+    let t = mergeMessages(EMPTY_TIMELINE, [msg(1), msg(2)]);
+    t = mergeMessages(t, [msg(2), msg(3), msg(3), msg(1)]);
+    expect(ids(t)).toEqual(['00000001', '00000002', '00000003']);
+  });
+
+  it('returns the same object when nothing is new', () => {
+    const t = mergeMessages(EMPTY_TIMELINE, [msg(1)]);
+    expect(mergeMessages(t, [msg(1)])).toBe(t);
+    expect(mergeMessages(t, [])).toBe(t);
+  });
+
+  it('puts an older page in front and fills a gap in the middle', () => {
+    let t = mergeMessages(EMPTY_TIMELINE, [msg(10), msg(11), msg(20)]);
+    t = mergeMessages(t, [msg(5), msg(6)]);
+    t = mergeMessages(t, [msg(12), msg(19), msg(11)]);
+    expect(ids(t)).toEqual(['00000005', '00000006', '00000010', '00000011', '00000012', '00000019', '00000020']);
+    expect(oldestId(t)).toBe('00000005');
+    expect(newestId(t)).toBe('00000020');
+  });
+
+  it('ignores malformed entries', () => {
+    const t = mergeMessages(EMPTY_TIMELINE, [msg(1), null as unknown as Message, { ...msg(2), id: 7 as unknown as string }]);
+    expect(ids(t)).toEqual(['00000001']);
+  });
+});
+
+describe('own messages', () => {
+  it('shows a pending message after every stored one until it is confirmed', () => {
+    let t = mergeMessages(EMPTY_TIMELINE, [msg(1)]);
+    t = addPending(t, { clientId: 'c1', room: 'lobby', user: alice, text: 'hi', ts: 5 });
+    t = mergeMessages(t, [msg(2)]);
+    expect(timelineItems(t).map((i) => [i.id, i.state])).toEqual([
+      ['00000001', 'sent'],
+      ['00000002', 'sent'],
+      [undefined, 'sending'],
+    ]);
+  });
+
+  it('replaces the pending message when the server confirms it, keeping its key', () => {
+    let t = addPending(EMPTY_TIMELINE, { clientId: 'c1', room: 'lobby', user: alice, text: 'hi', ts: 5 });
+    const key = t.pending[0].key;
+    t = mergeMessages(t, [msg(7, { user: alice, text: 'hi', clientId: 'c1' })]);
+    expect(t.pending).toEqual([]);
+    expect(t.confirmed).toHaveLength(1);
+    expect(t.confirmed[0]).toMatchObject({ id: '00000007', state: 'sent', key, clientId: 'c1' });
+  });
+
+  it('takes the live echo and the ack of the same message once', () => {
+    let t = addPending(EMPTY_TIMELINE, { clientId: 'c1', room: 'lobby', user: alice, text: 'hi', ts: 5 });
+    const stored = msg(7, { user: alice, text: 'hi', clientId: 'c1' });
+    t = mergeMessages(t, [stored]); // message:new
+    t = mergeMessages(t, [stored]); // the ack
+    expect(timelineItems(t)).toHaveLength(1);
+  });
+
+  it('marks failed and back to sending for a retry with the same clientId', () => {
+    let t = addPending(EMPTY_TIMELINE, { clientId: 'c1', room: 'lobby', user: alice, text: 'hi', ts: 5 });
+    t = markFailed(t, 'c1', { code: 'rate_limited', message: 'slow down' });
+    expect(t.pending[0]).toMatchObject({ state: 'failed', error: { code: 'rate_limited' } });
+    t = markSending(t, 'c1');
+    expect(t.pending[0]).toMatchObject({ state: 'sending', clientId: 'c1' });
+    expect(t.pending[0].error).toBeUndefined();
+  });
+
+  it('keeps pending messages in the order they were written', () => {
+    let t = EMPTY_TIMELINE;
+    for (const c of ['a', 'b', 'c']) t = addPending(t, { clientId: c, room: 'lobby', user: alice, text: c, ts: 1 });
+    t = mergeMessages(t, [msg(1, { clientId: 'b', user: alice })]);
+    expect(timelineItems(t).map((i) => i.clientId)).toEqual(['b', 'a', 'c']);
+  });
+});

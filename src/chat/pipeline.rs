@@ -1,0 +1,137 @@
+//! The send pipeline: group commit, then fan-out, in one ordered hand-off.
+//!
+//! Handlers submit accepted messages to one task. It drains whatever has queued
+//! into a batch, stores the batch in one transaction, broadcasts each stored
+//! message in id order, and only then answers each submitter. So a message is
+//! durable before anyone sees it, every client sees a room's messages in id
+//! order, and a resend with a known `clientId` is answered without a second
+//! broadcast. While one batch commits the next one gathers, so a slow disk makes
+//! batches larger, not the chat slower.
+
+use std::sync::Arc;
+
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use tokio::sync::{mpsc, oneshot};
+
+use super::protocol::{ChatError, Message};
+use super::rooms;
+use crate::store::{Appended, NewMessage, Store};
+
+/// Most messages stored in one transaction.
+const MAX_BATCH: usize = 2048;
+/// Submissions waiting for the pipeline before submitters wait in turn.
+const QUEUE: usize = 16 * 1024;
+
+enum Job {
+    Send(NewMessage, oneshot::Sender<Result<Appended, ChatError>>),
+    Drain(oneshot::Sender<()>),
+}
+
+/// The submitting side of the pipeline; cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    tx: mpsc::Sender<Job>,
+}
+
+/// The receiving side, handed to [`run`] once the Socket.IO server exists.
+pub struct PipelineInbox {
+    rx: mpsc::Receiver<Job>,
+}
+
+/// Creates a pipeline and the inbox its task will read.
+pub fn channel() -> (Pipeline, PipelineInbox) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    (Pipeline { tx }, PipelineInbox { rx })
+}
+
+/// A message in the pipeline; await it for the stored message.
+pub struct Pending(oneshot::Receiver<Result<Appended, ChatError>>);
+
+impl Pending {
+    /// Resolves once the message is durable and broadcast.
+    pub async fn stored(self) -> Result<Appended, ChatError> {
+        self.0.await.map_err(|_| stopped())?
+    }
+}
+
+impl Pipeline {
+    /// Queues a message; messages are stored and delivered in the order queued.
+    pub async fn enqueue(&self, message: NewMessage) -> Result<Pending, ChatError> {
+        let (done, answer) = oneshot::channel();
+        self.tx
+            .send(Job::Send(message, done))
+            .await
+            .map_err(|_| stopped())?;
+        Ok(Pending(answer))
+    }
+
+    /// Waits until everything submitted before this call is stored and delivered.
+    pub async fn drain(&self) {
+        let (done, answer) = oneshot::channel();
+        if self.tx.send(Job::Drain(done)).await.is_ok() {
+            let _ = answer.await;
+        }
+    }
+}
+
+fn stopped() -> ChatError {
+    ChatError::unavailable("the server is shutting down; try again in a moment")
+}
+
+/// Runs the pipeline until every [`Pipeline`] handle is dropped.
+pub async fn run<A: Adapter>(mut inbox: PipelineInbox, store: Arc<dyn Store>, io: SocketIo<A>) {
+    let mut batch = Vec::new();
+    let mut waiters = Vec::new();
+    let mut drained = Vec::new();
+    while let Some(first) = inbox.rx.recv().await {
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Send(message, done) => {
+                    batch.push(message);
+                    waiters.push(done);
+                }
+                Job::Drain(done) => drained.push(done),
+            }
+            if batch.len() < MAX_BATCH {
+                next = inbox.rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            let count = batch.len();
+            match store.append(std::mem::take(&mut batch)).await {
+                Ok(results) => {
+                    for (appended, done) in results.into_iter().zip(waiters.drain(..)) {
+                        if !appended.duplicate {
+                            broadcast(&io, &appended.message).await;
+                        }
+                        let _ = done.send(Ok(appended));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, count, "storing messages failed");
+                    let refusal = ChatError::unavailable("the message could not be stored; try again");
+                    for done in waiters.drain(..) {
+                        let _ = done.send(Err(refusal.clone()));
+                    }
+                }
+            }
+        }
+        for done in drained.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Delivers a stored message: `message:new` to rich members, the plain text to
+/// seed-style clients whose current room it is.
+async fn broadcast<A: Adapter>(io: &SocketIo<A>, message: &Message) {
+    let (rich, seed) = rooms::delivery_rooms(&message.room);
+    if let Err(e) = io.to(rich).emit("message:new", message).await {
+        tracing::warn!(error = %e, room = %message.room, "broadcast to rich clients failed");
+    }
+    if let Err(e) = io.to(seed).emit("message", &message.text).await {
+        tracing::warn!(error = %e, room = %message.room, "broadcast to seed clients failed");
+    }
+}

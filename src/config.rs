@@ -1,0 +1,264 @@
+//! Turns command-line flags into a validated [`Config`]; every refusal is one
+//! sentence that names the fix.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use crate::chat::ChatSettings;
+use crate::cli::{ServeArgs, default_db_path};
+use crate::store::DbTarget;
+
+/// Everything `rtchat serve` runs with, already checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: IpAddr,
+    pub port: u16,
+    /// `None` when everything is served on the backend port.
+    pub ui_port: Option<u16>,
+    pub db: DbTarget,
+    pub chat: ChatSettings,
+    pub cors: CorsPolicy,
+    pub json: bool,
+}
+
+/// A configuration mistake, worded for the person who made it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+/// Which browser origins may call the server across origins.
+#[derive(Debug, Clone, Default)]
+pub struct CorsPolicy {
+    /// `--cors-origin '*'`: any origin.
+    pub any: bool,
+    /// Origins allowed besides pages on this machine, as `scheme://host[:port]`.
+    pub origins: Vec<String>,
+}
+
+impl CorsPolicy {
+    /// Whether a browser page at `origin` may call the server.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.any || self.origins.iter().any(|o| o == origin) || is_loopback_origin(origin)
+    }
+}
+
+/// Pages served from this machine (localhost, 127.0.0.0/8, [::1]) on any port.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => rest.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Config {
+    /// Checks the flags and resolves defaults.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let host = parse_host(&args.host)?;
+        let ui_port = match args.ui_port {
+            0 => None,
+            p if p == args.port => {
+                return Err(ConfigError(format!(
+                    "--ui-port {p} is the same as --port; choose another UI port, or --ui-port 0 to serve everything on one port"
+                )));
+            }
+            p => Some(p),
+        };
+        let db = match &args.db {
+            Some(db) => parse_db(db)?,
+            None => DbTarget::Sqlite(default_db_path().ok_or_else(|| {
+                ConfigError(
+                    "cannot find a data directory for the history database; pass one with --db PATH".into(),
+                )
+            })?),
+        };
+        let token = match args.token.as_deref() {
+            None => None,
+            Some(t) if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                return Err(ConfigError(
+                    "--token must be non-empty with no spaces; pick another token".into(),
+                ));
+            }
+            Some(t) => Some(t.to_owned()),
+        };
+        if args.max_message_len == 0 {
+            return Err(ConfigError("--max-message-len must be at least 1".into()));
+        }
+        Ok(Self {
+            host,
+            port: args.port,
+            ui_port,
+            db,
+            chat: ChatSettings {
+                token,
+                max_message_len: args.max_message_len,
+                rate_limit: args.rate_limit,
+            },
+            cors: parse_cors(&args.cors_origins)?,
+            json: args.json,
+        })
+    }
+}
+
+fn parse_host(host: &str) -> Result<IpAddr, ConfigError> {
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    host.trim_matches(['[', ']']).parse().map_err(|_| {
+        ConfigError(format!(
+            "--host {host:?} is not an IP address; use 127.0.0.1 for this machine only or 0.0.0.0 for every network"
+        ))
+    })
+}
+
+/// `memory`, `sqlite::memory:`, `sqlite:PATH`, `sqlite://PATH` or a plain path.
+fn parse_db(db: &str) -> Result<DbTarget, ConfigError> {
+    let db = db.trim();
+    if db.is_empty() {
+        return Err(ConfigError(
+            "--db is empty; pass a file path, a sqlite: URL or `memory`".into(),
+        ));
+    }
+    if matches!(
+        db,
+        "memory" | ":memory:" | "sqlite::memory:" | "sqlite://:memory:"
+    ) {
+        return Ok(DbTarget::Memory);
+    }
+    if let Some(rest) = db.strip_prefix("sqlite:") {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(ConfigError(format!(
+                "--db {db:?} names no file; write it as sqlite:PATH"
+            )));
+        }
+        return Ok(DbTarget::Sqlite(PathBuf::from(path)));
+    }
+    if let Some((scheme, _)) = db.split_once("://") {
+        return Err(ConfigError(format!(
+            "--db scheme {scheme:?} is not supported; pass a file path, a sqlite: URL or `memory`"
+        )));
+    }
+    Ok(DbTarget::Sqlite(PathBuf::from(db)))
+}
+
+fn parse_cors(origins: &[String]) -> Result<CorsPolicy, ConfigError> {
+    let mut policy = CorsPolicy::default();
+    for origin in origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+        if origin == "*" {
+            policy.any = true;
+            continue;
+        }
+        let origin = origin.trim_end_matches('/');
+        let valid = origin
+            .parse::<axum::http::Uri>()
+            .ok()
+            .filter(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some())
+            .is_some_and(|u| u.path() == "/" || u.path().is_empty())
+            && !origin.contains('?');
+        if !valid {
+            return Err(ConfigError(format!(
+                "--cors-origin {origin:?} is not an origin; write it as https://host or http://host:port"
+            )));
+        }
+        policy.origins.push(origin.to_owned());
+    }
+    Ok(policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        let argv = ["rtchat", "serve"].iter().chain(args);
+        let crate::cli::Command::Serve(serve) = crate::cli::Cli::try_parse_from(argv).unwrap().command;
+        Config::from_args(&serve)
+    }
+
+    #[test]
+    fn databases() {
+        let cases: &[(&str, DbTarget)] = &[
+            ("memory", DbTarget::Memory),
+            ("sqlite::memory:", DbTarget::Memory),
+            ("chat.db", DbTarget::Sqlite("chat.db".into())),
+            ("sqlite:chat.db", DbTarget::Sqlite("chat.db".into())),
+            ("sqlite:///var/x.db", DbTarget::Sqlite("/var/x.db".into())),
+            (
+                "sqlite://data/x.db?mode=rwc",
+                DbTarget::Sqlite("data/x.db".into()),
+            ),
+        ];
+        for (arg, want) in cases {
+            assert_eq!(&config(&["--db", arg]).unwrap().db, want, "{arg}");
+        }
+        for bad in ["", "sqlite:", "mysql://x/y", "redis://localhost"] {
+            let err = config(&["--db", bad]).unwrap_err().to_string();
+            assert!(err.contains("--db"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn ports_hosts_and_tokens() {
+        assert_eq!(config(&["--ui-port", "0"]).unwrap().ui_port, None);
+        assert!(
+            config(&["--port", "4000", "--ui-port", "4000"])
+                .unwrap_err()
+                .to_string()
+                .contains("--ui-port 0")
+        );
+        assert_eq!(
+            config(&["--host", "localhost"]).unwrap().host,
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
+        assert!(config(&["--host", "::"]).unwrap().host.is_unspecified());
+        assert!(config(&["--host", "example.com"]).is_err());
+        assert!(config(&["--token", "has space"]).is_err());
+        assert_eq!(
+            config(&["--token", "s3cret"]).unwrap().chat.token.as_deref(),
+            Some("s3cret")
+        );
+        assert!(config(&["--max-message-len", "0"]).is_err());
+    }
+
+    #[test]
+    fn cors() {
+        let c = config(&[
+            "--cors-origin",
+            "https://app.example/",
+            "--cors-origin",
+            "http://10.0.0.2:8080",
+        ])
+        .unwrap();
+        assert!(!c.cors.any);
+        assert!(c.cors.allows("https://app.example"));
+        assert!(c.cors.allows("http://10.0.0.2:8080"));
+        assert!(!c.cors.allows("https://evil.example"));
+        for local in [
+            "http://localhost:5173",
+            "http://127.0.0.1:8080",
+            "http://[::1]:3000",
+            "https://localhost",
+        ] {
+            assert!(c.cors.allows(local), "{local}");
+        }
+        assert!(!c.cors.allows("http://localhost.evil.example"));
+        assert!(
+            config(&["--cors-origin", "*"])
+                .unwrap()
+                .cors
+                .allows("https://anything.example")
+        );
+        for bad in ["app.example", "ftp://x", "https://x/path", "https://x?q"] {
+            assert!(config(&["--cors-origin", bad]).is_err(), "{bad}");
+        }
+    }
+}

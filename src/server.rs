@@ -1,0 +1,150 @@
+//! Starting and stopping a server: open the store, build the Socket.IO chat and
+//! the HTTP app, serve them on listeners bound by the caller, and shut down in
+//! order (stop accepting, close sockets, flush the pipeline, close the store).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::chat::{ChatState, handlers, pipeline};
+use crate::config::Config;
+use crate::http::{AppState, app};
+use crate::info::ServerInfo;
+use crate::store;
+
+/// Largest Socket.IO packet a client may send.
+pub const MAX_PAYLOAD: u64 = 64 * 1024;
+/// Packets queued for one slow client before it misses messages.
+const CLIENT_QUEUE: usize = 1024;
+/// How long shutdown waits for connections to close.
+const CLOSE_GRACE: Duration = Duration::from_millis(1200);
+
+/// The sockets a server accepts on, bound before it starts.
+pub struct Listeners {
+    pub backend: TcpListener,
+    pub ui: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the ports a configuration asks for; errors name the flag to change.
+    pub async fn bind(config: &Config) -> anyhow::Result<Self> {
+        let backend = bind(config, config.port, "--port").await?;
+        let ui = match config.ui_port {
+            Some(port) => Some(bind(config, port, "--ui-port").await?),
+            None => None,
+        };
+        Ok(Self { backend, ui })
+    }
+}
+
+async fn bind(config: &Config, port: u16, flag: &str) -> anyhow::Result<TcpListener> {
+    let addr = SocketAddr::new(config.host, port);
+    TcpListener::bind(addr).await.map_err(|e| {
+        let fix = match e.kind() {
+            io::ErrorKind::AddrInUse => format!(
+                "port {port} is already in use; stop the program using it or choose another port with {flag}"
+            ),
+            io::ErrorKind::PermissionDenied => {
+                format!("port {port} needs administrator rights; choose a port above 1023 with {flag}")
+            }
+            io::ErrorKind::AddrNotAvailable => format!(
+                "{} is not an address of this machine; pass one of its addresses with --host",
+                config.host
+            ),
+            _ => format!("cannot listen on {addr} ({e}); choose another address or port"),
+        };
+        anyhow::anyhow!(fix)
+    })
+}
+
+/// A started server.
+pub struct Running {
+    /// Its URLs and settings, as `/api/info` reports them.
+    pub info: ServerInfo,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Waits until the server has shut down and its database is closed.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("the server task failed")?
+    }
+}
+
+/// Starts serving on `listeners` until `shutdown` completes.
+pub async fn start(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    let store = store::open(&config.db).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the history database at {}: {e}; choose another location with --db PATH (or --db memory)",
+            config.db
+        )
+    })?;
+
+    let (pipeline, inbox) = pipeline::channel();
+    let chat = ChatState::new(store.clone(), pipeline.clone(), config.chat.clone());
+    let (socket_layer, io) = SocketIo::builder()
+        .max_payload(MAX_PAYLOAD)
+        .max_buffer_size(CLIENT_QUEUE)
+        .with_state(chat.clone())
+        .build_layer();
+    handlers::register(&io);
+    let pipeline_task = tokio::spawn(pipeline::run(inbox, store.clone(), io.clone()));
+
+    let backend_addr = listeners.backend.local_addr()?;
+    let ui_addr = listeners.ui.as_ref().map(TcpListener::local_addr).transpose()?;
+    let info = ServerInfo::new(&config, backend_addr, ui_addr);
+    let state = AppState {
+        chat,
+        io: io.clone(),
+        socket_layer,
+        info: Arc::new(RwLock::new(info.clone())),
+        cors: Arc::new(config.cors.clone()),
+    };
+    let router = app(state);
+
+    let (stop, stopped) = watch::channel(false);
+    let mut servers = Vec::new();
+    for listener in std::iter::once(listeners.backend).chain(listeners.ui) {
+        let mut stopped = stopped.clone();
+        let serve = axum::serve(listener, router.clone()).with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        });
+        servers.push(tokio::spawn(async move { serve.await }));
+    }
+    tracing::info!(backend = %backend_addr, ui = ?ui_addr, db = %config.db, "listening");
+
+    let task = tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+        if tokio::time::timeout(CLOSE_GRACE, io.close()).await.is_err() {
+            tracing::warn!("some connections did not close in time");
+        }
+        for server in servers {
+            match tokio::time::timeout(Duration::from_millis(300), server).await {
+                Ok(Ok(Ok(()))) | Err(_) => {}
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
+            }
+        }
+        // Everything acknowledged is already committed; this stores what was in flight.
+        pipeline.drain().await;
+        pipeline_task.abort();
+        store.close().await.context("closing the history database")?;
+        tracing::info!("stopped");
+        Ok(())
+    });
+    Ok(Running { info, task })
+}

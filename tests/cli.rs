@@ -1,0 +1,238 @@
+//! The binary's command line: help, bad flags, taken ports, bad databases, and
+//! what it prints when ready.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{Process, binary};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run rtchat")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_owned()
+}
+
+#[test]
+fn help_documents_every_flag_and_its_environment_variable() {
+    let out = run(&["serve", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--host",
+        "--port",
+        "--ui-port",
+        "--db",
+        "--token",
+        "--cors-origin",
+        "--max-message-len",
+        "--rate-limit",
+        "--json",
+        "--verbose",
+        "--quiet",
+    ] {
+        assert!(help.contains(flag), "help lacks {flag}");
+    }
+    for env in [
+        "RTCHAT_HOST",
+        "RTCHAT_PORT",
+        "RTCHAT_UI_PORT",
+        "RTCHAT_DB",
+        "RTCHAT_TOKEN",
+        "RTCHAT_CORS_ORIGIN",
+        "RTCHAT_MAX_MESSAGE_LEN",
+        "RTCHAT_RATE_LIMIT",
+        "RTCHAT_JSON",
+    ] {
+        assert!(help.contains(env), "help lacks {env}");
+    }
+}
+
+#[test]
+fn bad_configuration_exits_with_one_line_naming_the_fix() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_file = dir.path().to_str().unwrap().to_owned();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let under_a_file = blocker.join("chat.db");
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--port", &port, "--ui-port", "0", "--db", "memory"],
+            "--port",
+        ),
+        (
+            vec!["--port", "0", "--ui-port", &port, "--db", "memory"],
+            "--ui-port",
+        ),
+        (vec!["--port", "0", "--ui-port", "0", "--db", &not_a_file], "--db"),
+        (
+            vec![
+                "--port",
+                "0",
+                "--ui-port",
+                "0",
+                "--db",
+                under_a_file.to_str().unwrap(),
+            ],
+            "--db",
+        ),
+        (
+            vec!["--port", "0", "--ui-port", "0", "--db", "mysql://db/chat"],
+            "--db",
+        ),
+        (
+            vec![
+                "--port",
+                "0",
+                "--ui-port",
+                "0",
+                "--db",
+                "memory",
+                "--cors-origin",
+                "not an origin",
+            ],
+            "--cors-origin",
+        ),
+        (
+            vec![
+                "--port",
+                "0",
+                "--ui-port",
+                "0",
+                "--db",
+                "memory",
+                "--host",
+                "chat.example",
+            ],
+            "--host",
+        ),
+        (
+            vec![
+                "--port",
+                "0",
+                "--ui-port",
+                "0",
+                "--db",
+                "memory",
+                "--host",
+                "192.0.2.1",
+            ],
+            "--host",
+        ),
+    ];
+    for (args, names) in cases {
+        let mut argv = vec!["serve"];
+        argv.extend(&args);
+        let out = run(&argv);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line, got:\n{err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?}: {err} should name {names}");
+        assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+    }
+
+    let out = run(&["serve", "--port", "99999"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "clap rejects a bad value with exit code 2"
+    );
+    assert!(stderr(&out).contains("--port"));
+}
+
+#[test]
+fn json_ready_line_lists_every_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let p = Process::start(&["--port", "0", "--ui-port", "0", "--db", db.to_str().unwrap()]);
+    let r = &p.ready;
+    assert_eq!(r["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        r["backend_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    assert_eq!(
+        r["ui_url"], r["backend_url"],
+        "--ui-port 0 serves everything on one port"
+    );
+    assert_eq!(r["local"]["backend"], r["backend_url"]);
+    assert_eq!(r["db"], db.to_str().unwrap());
+    assert_eq!(r["lan"], serde_json::json!([]));
+    assert_eq!(r["tunnel"], serde_json::Value::Null);
+    assert_eq!(r["token_required"], false);
+}
+
+#[test]
+fn banner_names_both_ports_and_the_database() {
+    // Two free ports for the backend and UI.
+    let (a, b) = (
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+    );
+    let (pa, pb) = (
+        a.local_addr().unwrap().port().to_string(),
+        b.local_addr().unwrap().port().to_string(),
+    );
+    drop((a, b));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let mut child = Command::new(binary())
+        .args([
+            "serve",
+            "--port",
+            &pa,
+            "--ui-port",
+            &pb,
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut text = String::new();
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let done = line.contains("Ctrl-C");
+            text.push_str(&line);
+            text.push('\n');
+            if done {
+                break;
+            }
+        }
+        let _ = tx.send(text);
+    });
+    let banner = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("banner printed");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(banner.contains(&format!("http://127.0.0.1:{pb}")), "{banner}");
+    assert!(banner.contains(&format!("http://127.0.0.1:{pa}")), "{banner}");
+    assert!(banner.contains(db.to_str().unwrap()), "{banner}");
+    assert!(
+        banner.contains("--lan") && banner.contains("--tunnel"),
+        "says how a phone can join: {banner}"
+    );
+    assert!(
+        !banner.contains('\x1b'),
+        "no colour when NO_COLOR is set or stdout is not a terminal"
+    );
+}

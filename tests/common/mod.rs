@@ -1,0 +1,182 @@
+//! Test support: a real rtchat server on port 0 with a temporary SQLite file,
+//! in-process ([`TestServer`]) or as the real binary ([`Process`]).
+#![allow(dead_code)]
+
+pub mod sio;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use clap::Parser;
+use rtchat::cli::{Cli, Command as Sub};
+use rtchat::config::Config;
+use rtchat::server::{self, Listeners, Running};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+#[allow(unused_imports)]
+pub use sio::Client;
+
+/// A server running inside the test's runtime; stops when dropped.
+pub struct TestServer {
+    pub url: String,
+    pub ui_url: String,
+    pub db: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    running: Option<Running>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn serve_args(db: &Path, extra: &[&str]) -> Config {
+    let db = db.to_str().unwrap();
+    let argv = [
+        "rtchat",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--ui-port",
+        "0",
+        "--db",
+        db,
+    ];
+    let cli = Cli::try_parse_from(argv.iter().chain(extra)).expect("test flags parse");
+    let Sub::Serve(args) = cli.command;
+    Config::from_args(&args).expect("test config is valid")
+}
+
+impl TestServer {
+    /// A server with default settings and a fresh database.
+    pub async fn start() -> Self {
+        Self::with(&[]).await
+    }
+
+    /// A server with extra `serve` flags and a fresh database.
+    pub async fn with(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("chat.db");
+        let mut server = Self::on(&db, extra).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// A server on an existing database file.
+    pub async fn on(db: &Path, extra: &[&str]) -> Self {
+        let config = serve_args(db, extra);
+        let listeners = Listeners::bind(&config).await.expect("bind port 0");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let running = server::start(config, listeners, async move {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server starts");
+        Self {
+            url: running.info.local.backend.clone(),
+            ui_url: running.info.local.ui.clone(),
+            db: db.to_owned(),
+            stop: Some(stop),
+            running: Some(running),
+            _dir: None,
+        }
+    }
+
+    /// Shuts down gracefully and waits until the database is closed.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.running.take().unwrap().wait().await.expect("clean shutdown");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The real `rtchat` binary, started with `--json`; killed when dropped.
+pub struct Process {
+    child: Option<Child>,
+    pub pid: u32,
+    pub ready: Value,
+    pub url: String,
+}
+
+/// The path of the binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_rtchat")
+}
+
+impl Process {
+    /// Starts `rtchat serve --json` with `args` and waits for its ready line.
+    pub fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .arg("--json")
+            .args(args)
+            .env("RUST_LOG", "rtchat=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn rtchat");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("ready line within 10 s");
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
+        assert_eq!(ready["event"], "ready");
+        let url = ready["backend_url"].as_str().unwrap().to_owned();
+        Self {
+            pid: child.id(),
+            child: Some(child),
+            ready,
+            url,
+        }
+    }
+
+    /// Sends a signal (SIGTERM, SIGKILL) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid.to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, at most `limit`; `None` if it is still running
+    /// then (it is killed).
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        match rx.recv_timeout(limit) {
+            Ok(status) => Some(status.unwrap()),
+            Err(_) => {
+                self.signal("KILL");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -31,9 +31,26 @@ pub enum Command {
 /// Flags of `rtchat serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on; 127.0.0.1 keeps the chat on this machine.
-    #[arg(long, env = "RTCHAT_HOST", default_value = "127.0.0.1")]
-    pub host: String,
+    /// Address to listen on [default: 127.0.0.1, or 0.0.0.0 with --lan].
+    #[arg(long, env = "RTCHAT_HOST")]
+    pub host: Option<String>,
+
+    /// Let phones and laptops on the same network join: listen on every
+    /// interface and print the Network URLs and a QR code.
+    #[arg(long, env = "RTCHAT_LAN")]
+    pub lan: bool,
+
+    /// The address to print for phones instead of the detected one (implies --lan).
+    #[arg(long, env = "RTCHAT_LAN_HOST", value_name = "ADDR")]
+    pub lan_host: Option<String>,
+
+    /// Do not print a QR code.
+    #[arg(long, env = "RTCHAT_NO_QR")]
+    pub no_qr: bool,
+
+    /// A room for the printed links and QR code to open.
+    #[arg(long, env = "RTCHAT_ROOM")]
+    pub room: Option<String>,
 
     /// Backend port: Socket.IO at /socket.io/, the REST API and the UI (0 picks a free port).
     #[arg(long, env = "RTCHAT_PORT", default_value_t = 3000)]
@@ -110,7 +127,8 @@ mod tests {
     #[test]
     fn defaults_match_the_seed() {
         let s = serve(&[]).unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.ui_port), ("127.0.0.1", 3000, 5173));
+        assert_eq!((s.host, s.port, s.ui_port), (None, 3000, 5173));
+        assert!(!s.lan && !s.no_qr);
         assert_eq!((s.max_message_len, s.rate_limit), (4000, 20));
     }
 

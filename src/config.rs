@@ -12,6 +12,12 @@ use crate::store::DbTarget;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub host: IpAddr,
+    /// The address to print for phones, from --lan-host; detected when `None`.
+    pub lan_host: Option<IpAddr>,
+    /// Whether to print a QR code (when stdout is a terminal).
+    pub qr: bool,
+    /// The room printed links open.
+    pub room: Option<String>,
     pub port: u16,
     /// `None` when everything is served on the backend port.
     pub ui_port: Option<u16>,
@@ -44,10 +50,7 @@ impl CorsPolicy {
 
 /// Pages served from this machine (localhost, 127.0.0.0/8, [::1]) on any port.
 fn is_loopback_origin(origin: &str) -> bool {
-    let Some(rest) = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-    else {
+    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
         return false;
     };
     let host = match rest.strip_prefix('[') {
@@ -60,7 +63,30 @@ fn is_loopback_origin(origin: &str) -> bool {
 impl Config {
     /// Checks the flags and resolves defaults.
     pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
-        let host = parse_host(&args.host)?;
+        let lan = args.lan || args.lan_host.is_some();
+        let host = match &args.host {
+            Some(host) => parse_host(host, "--host")?,
+            None if lan => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            None => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        let lan_host = args.lan_host.as_deref().map(|h| parse_host(h, "--lan-host")).transpose()?;
+        if lan && host.is_loopback() {
+            return Err(ConfigError(format!(
+                "--lan needs the server to listen beyond this machine, but --host is {host}; drop --host or use --host 0.0.0.0"
+            )));
+        }
+        let room = match &args.room {
+            Some(room) => Some(
+                crate::chat::validate::room_id(room)
+                    .map_err(|_| {
+                        ConfigError(format!(
+                            "--room {room:?} is not a room id; use 1 to 64 letters, digits, '_', '.' or '-'"
+                        ))
+                    })?
+                    .to_owned(),
+            ),
+            None => None,
+        };
         let ui_port = match args.ui_port {
             0 => None,
             p if p == args.port => {
@@ -92,27 +118,26 @@ impl Config {
         }
         Ok(Self {
             host,
+            lan_host,
+            qr: !args.no_qr,
+            room,
             port: args.port,
             ui_port,
             db,
-            chat: ChatSettings {
-                token,
-                max_message_len: args.max_message_len,
-                rate_limit: args.rate_limit,
-            },
+            chat: ChatSettings { token, max_message_len: args.max_message_len, rate_limit: args.rate_limit },
             cors: parse_cors(&args.cors_origins)?,
             json: args.json,
         })
     }
 }
 
-fn parse_host(host: &str) -> Result<IpAddr, ConfigError> {
+fn parse_host(host: &str, flag: &str) -> Result<IpAddr, ConfigError> {
     if host.eq_ignore_ascii_case("localhost") {
         return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
     host.trim_matches(['[', ']']).parse().map_err(|_| {
         ConfigError(format!(
-            "--host {host:?} is not an IP address; use 127.0.0.1 for this machine only or 0.0.0.0 for every network"
+            "{flag} {host:?} is not an IP address; use 127.0.0.1 for this machine only or 0.0.0.0 for every network"
         ))
     })
 }
@@ -121,23 +146,16 @@ fn parse_host(host: &str) -> Result<IpAddr, ConfigError> {
 fn parse_db(db: &str) -> Result<DbTarget, ConfigError> {
     let db = db.trim();
     if db.is_empty() {
-        return Err(ConfigError(
-            "--db is empty; pass a file path, a sqlite: URL or `memory`".into(),
-        ));
+        return Err(ConfigError("--db is empty; pass a file path, a sqlite: URL or `memory`".into()));
     }
-    if matches!(
-        db,
-        "memory" | ":memory:" | "sqlite::memory:" | "sqlite://:memory:"
-    ) {
+    if matches!(db, "memory" | ":memory:" | "sqlite::memory:" | "sqlite://:memory:") {
         return Ok(DbTarget::Memory);
     }
     if let Some(rest) = db.strip_prefix("sqlite:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
         let path = path.split('?').next().unwrap_or_default();
         if path.is_empty() {
-            return Err(ConfigError(format!(
-                "--db {db:?} names no file; write it as sqlite:PATH"
-            )));
+            return Err(ConfigError(format!("--db {db:?} names no file; write it as sqlite:PATH")));
         }
         return Ok(DbTarget::Sqlite(PathBuf::from(path)));
     }
@@ -192,10 +210,7 @@ mod tests {
             ("chat.db", DbTarget::Sqlite("chat.db".into())),
             ("sqlite:chat.db", DbTarget::Sqlite("chat.db".into())),
             ("sqlite:///var/x.db", DbTarget::Sqlite("/var/x.db".into())),
-            (
-                "sqlite://data/x.db?mode=rwc",
-                DbTarget::Sqlite("data/x.db".into()),
-            ),
+            ("sqlite://data/x.db?mode=rwc", DbTarget::Sqlite("data/x.db".into())),
         ];
         for (arg, want) in cases {
             assert_eq!(&config(&["--db", arg]).unwrap().db, want, "{arg}");
@@ -210,53 +225,48 @@ mod tests {
     fn ports_hosts_and_tokens() {
         assert_eq!(config(&["--ui-port", "0"]).unwrap().ui_port, None);
         assert!(
-            config(&["--port", "4000", "--ui-port", "4000"])
-                .unwrap_err()
-                .to_string()
-                .contains("--ui-port 0")
+            config(&["--port", "4000", "--ui-port", "4000"]).unwrap_err().to_string().contains("--ui-port 0")
         );
-        assert_eq!(
-            config(&["--host", "localhost"]).unwrap().host,
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        );
+        assert_eq!(config(&["--host", "localhost"]).unwrap().host, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert!(config(&["--host", "::"]).unwrap().host.is_unspecified());
         assert!(config(&["--host", "example.com"]).is_err());
         assert!(config(&["--token", "has space"]).is_err());
-        assert_eq!(
-            config(&["--token", "s3cret"]).unwrap().chat.token.as_deref(),
-            Some("s3cret")
-        );
+        assert_eq!(config(&["--token", "s3cret"]).unwrap().chat.token.as_deref(), Some("s3cret"));
         assert!(config(&["--max-message-len", "0"]).is_err());
     }
 
     #[test]
+    fn lan_and_room() {
+        let c = config(&["--lan"]).unwrap();
+        assert!(c.host.is_unspecified() && c.lan_host.is_none() && c.qr);
+        let c = config(&["--lan-host", "192.168.1.9", "--no-qr"]).unwrap();
+        assert!(c.host.is_unspecified(), "--lan-host implies --lan");
+        assert_eq!(c.lan_host, Some("192.168.1.9".parse().unwrap()));
+        assert!(!c.qr);
+        assert_eq!(config(&["--lan", "--host", "10.0.0.2"]).unwrap().host.to_string(), "10.0.0.2");
+        assert!(
+            config(&["--lan", "--host", "127.0.0.1"]).unwrap_err().to_string().contains("--host 0.0.0.0")
+        );
+        assert!(config(&["--lan-host", "phone.local"]).unwrap_err().to_string().contains("--lan-host"));
+        assert_eq!(config(&["--room", "standup"]).unwrap().room.as_deref(), Some("standup"));
+        assert!(config(&["--room", "no spaces"]).unwrap_err().to_string().contains("--room"));
+    }
+
+    #[test]
     fn cors() {
-        let c = config(&[
-            "--cors-origin",
-            "https://app.example/",
-            "--cors-origin",
-            "http://10.0.0.2:8080",
-        ])
-        .unwrap();
+        let c = config(&["--cors-origin", "https://app.example/", "--cors-origin", "http://10.0.0.2:8080"])
+            .unwrap();
         assert!(!c.cors.any);
         assert!(c.cors.allows("https://app.example"));
         assert!(c.cors.allows("http://10.0.0.2:8080"));
         assert!(!c.cors.allows("https://evil.example"));
-        for local in [
-            "http://localhost:5173",
-            "http://127.0.0.1:8080",
-            "http://[::1]:3000",
-            "https://localhost",
-        ] {
+        for local in
+            ["http://localhost:5173", "http://127.0.0.1:8080", "http://[::1]:3000", "https://localhost"]
+        {
             assert!(c.cors.allows(local), "{local}");
         }
         assert!(!c.cors.allows("http://localhost.evil.example"));
-        assert!(
-            config(&["--cors-origin", "*"])
-                .unwrap()
-                .cors
-                .allows("https://anything.example")
-        );
+        assert!(config(&["--cors-origin", "*"]).unwrap().cors.allows("https://anything.example"));
         for bad in ["app.example", "ftp://x", "https://x/path", "https://x?q"] {
             assert!(config(&["--cors-origin", bad]).is_err(), "{bad}");
         }

@@ -55,8 +55,9 @@ fn url(host: IpAddr, port: u16) -> String {
 }
 
 impl ServerInfo {
-    /// Describes a server listening on `backend` (and `ui`, when it has a UI port).
-    pub fn new(config: &Config, backend: SocketAddr, ui: Option<SocketAddr>) -> Self {
+    /// Describes a server listening on `backend` (and `ui`, when it has a UI
+    /// port), reachable from the network at `lan` addresses, best first.
+    pub fn new(config: &Config, backend: SocketAddr, ui: Option<SocketAddr>, lan: &[IpAddr]) -> Self {
         // Pages on this machine reach a wildcard listener through loopback.
         let local_host = |addr: SocketAddr| match addr.ip() {
             ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -64,23 +65,75 @@ impl ServerInfo {
         };
         let backend_url = url(local_host(backend), backend.port());
         let ui_url = ui.map_or_else(|| backend_url.clone(), |ui| url(local_host(ui), ui.port()));
-        Self {
+        let lan = lan
+            .iter()
+            .map(|&ip| Endpoints {
+                backend: url(ip, backend.port()),
+                ui: url(ip, ui.unwrap_or(backend).port()),
+            })
+            .collect();
+        let mut info = Self {
             name: "rtchat",
             version: env!("CARGO_PKG_VERSION"),
-            local: Endpoints {
-                backend: backend_url,
-                ui: ui_url,
-            },
-            lan: Vec::new(),
+            local: Endpoints { backend: backend_url, ui: ui_url },
+            lan,
             tunnel: None,
             phone_url: None,
-            auth: AuthInfo {
-                token_required: config.chat.token.is_some(),
-            },
+            auth: AuthInfo { token_required: config.chat.token.is_some() },
             limits: LimitsInfo {
                 max_message_len: config.chat.max_message_len,
                 rate_limit: config.chat.rate_limit,
             },
-        }
+        };
+        info.phone_url = info.best_phone_url();
+        info
+    }
+
+    /// The tunnel's UI URL when the tunnel is up, else the first network UI URL.
+    pub fn best_phone_url(&self) -> Option<String> {
+        let tunnel = self.tunnel.as_ref().filter(|t| t.state == "up").map(|t| t.ui.clone());
+        tunnel.or_else(|| self.lan.first().map(|e| e.ui.clone()))
+    }
+}
+
+/// The addresses the server is reachable at from the network, best first:
+/// none when it listens on loopback only.
+pub fn network_addresses(config: &Config) -> Vec<IpAddr> {
+    match (config.host, config.lan_host) {
+        (host, _) if host.is_loopback() => Vec::new(),
+        (_, Some(advertised)) => vec![advertised],
+        (host, None) if host.is_unspecified() => crate::lan::addresses(),
+        (host, None) => vec![host],
+    }
+}
+
+/// A link that opens `url` already authorised and in `room`: both ride in the
+/// fragment, which browsers never send to servers or proxies.
+pub fn invite_link(url: &str, token: Option<&str>, room: Option<&str>) -> String {
+    let params: Vec<(&str, &str)> =
+        [("room", room), ("token", token)].into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+    let base = url.trim_end_matches('/');
+    if params.is_empty() {
+        return format!("{base}/");
+    }
+    let fragment = serde_urlencoded::to_string(&params).expect("string pairs always encode");
+    format!("{base}/#{fragment}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invite_links_carry_room_and_token_in_the_fragment() {
+        assert_eq!(invite_link("http://10.0.0.2:5173", None, None), "http://10.0.0.2:5173/");
+        assert_eq!(
+            invite_link("http://10.0.0.2:5173/", None, Some("standup")),
+            "http://10.0.0.2:5173/#room=standup"
+        );
+        assert_eq!(
+            invite_link("https://x.ngrok.app", Some("a&b=c"), Some("r")),
+            "https://x.ngrok.app/#room=r&token=a%26b%3Dc"
+        );
     }
 }

@@ -6,7 +6,8 @@
 //! - [`http`]: the axum app (`/socket.io/`, `/api/`, `/healthz`, the embedded web UI);
 //! - [`chat`]: the Socket.IO protocol, its handlers, presence and the send pipeline;
 //! - [`store`]: durable history behind the [`store::Store`] trait (SQLite);
-//! - [`info`] and [`banner`]: the server's URLs, printed for people or as JSON;
+//! - [`info`], [`lan`] and [`banner`]: the server's URLs, the address a phone can
+//!   reach, and the banner with its QR code (or the `--json` line);
 //! - [`shutdown`]: the signals that stop it.
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod info;
+pub mod lan;
 pub mod server;
 pub mod shutdown;
 pub mod store;
@@ -26,8 +28,8 @@ use anyhow::Context;
 pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
     let config = config::Config::from_args(args)?;
     let listeners = server::Listeners::bind(&config).await?;
-    let (db, json) = (config.db.clone(), config.json);
+    let print = banner::Printer::new(&config);
     let running = server::start(config, listeners, shutdown::signal()).await?;
-    banner::print_ready(&running.info, &db, json).context("cannot write to stdout")?;
+    print.ready(&running.info).context("cannot write to stdout")?;
     running.wait().await
 }

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::chat::{ChatState, handlers, pipeline};
 use crate::config::Config;
 use crate::http::{AppState, app};
-use crate::info::ServerInfo;
+use crate::info::{ServerInfo, network_addresses};
 use crate::store;
 
 /// Largest Socket.IO packet a client may send.
@@ -104,7 +104,7 @@ pub async fn start(
 
     let backend_addr = listeners.backend.local_addr()?;
     let ui_addr = listeners.ui.as_ref().map(TcpListener::local_addr).transpose()?;
-    let info = ServerInfo::new(&config, backend_addr, ui_addr);
+    let info = ServerInfo::new(&config, backend_addr, ui_addr, &network_addresses(&config));
     let state = AppState {
         chat,
         io: io.clone(),

@@ -46,11 +46,7 @@ impl std::fmt::Display for Refused {
 }
 
 fn query_params<A: Adapter>(s: &Socket<A>) -> HashMap<String, String> {
-    s.req_parts()
-        .uri
-        .query()
-        .and_then(|q| serde_urlencoded::from_str(q).ok())
-        .unwrap_or_default()
+    s.req_parts().uri.query().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default()
 }
 
 /// The handshake: checks the access token and the display name, attaches the
@@ -86,10 +82,7 @@ async fn admit<A: Adapter>(
         Some(v) if v == 1 || v == "1" => true,
         Some(_) => return Err(Refused(ErrorCode::BadRequest)),
     };
-    let user = User {
-        id: s.id.to_string(),
-        name,
-    };
+    let user = User { id: s.id.to_string(), name };
     let me = Arc::new(Session::new(user, rich, chat.settings.rate_limit));
     s.extensions.insert(me.clone());
 
@@ -125,9 +118,7 @@ fn guest_name() -> String {
 }
 
 fn session<A: Adapter>(s: &Socket<A>) -> Arc<Session> {
-    s.extensions
-        .get::<Arc<Session>>()
-        .expect("the connect middleware attaches a session to every socket")
+    s.extensions.get::<Arc<Session>>().expect("the connect middleware attaches a session to every socket")
 }
 
 async fn on_connect<A: Adapter>(s: SocketRef<A>) {
@@ -135,14 +126,7 @@ async fn on_connect<A: Adapter>(s: SocketRef<A>) {
     tracing::debug!(sid = %s.id, name = %me.user.name, rich = me.rich, "connected");
     let refused = me.connect_error.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(e) = refused {
-        let _ = s.emit(
-            "chat:error",
-            &ErrorEvent {
-                event: "connect",
-                code: e.code,
-                message: &e.message,
-            },
-        );
+        let _ = s.emit("chat:error", &ErrorEvent { event: "connect", code: e.code, message: &e.message });
     }
 }
 
@@ -165,11 +149,7 @@ impl<A: Adapter> Reply<A> {
                 let _ = self.ack.send(&ErrorAck { ok: false, error: &e });
             }
             Err(e) => {
-                let event = ErrorEvent {
-                    event: self.event,
-                    code: e.code,
-                    message: &e.message,
-                };
+                let event = ErrorEvent { event: self.event, code: e.code, message: &e.message };
                 let _ = self.socket.emit("chat:error", &event);
             }
         }
@@ -213,16 +193,9 @@ async fn on_join_room<A: Adapter>(
     TryData(room): TryData<String>,
 ) {
     let _turn = ticket.wait().await;
-    let reply = Reply {
-        socket: s.clone(),
-        ack,
-        has_ack,
-        event: "joinRoom",
-    };
+    let reply = Reply { socket: s.clone(), ack, has_ack, event: "joinRoom" };
     let result = match payload(room, "joinRoom") {
-        Ok(room) => join(&s, &io, &chat, &room, None)
-            .await
-            .map(|_| OkAck { ok: true }),
+        Ok(room) => join(&s, &io, &chat, &room, None).await.map(|_| OkAck { ok: true }),
         Err(e) => Err(e),
     };
     reply.send(result);
@@ -237,12 +210,7 @@ async fn on_plain_message<A: Adapter>(
     TryData(text): TryData<String>,
 ) {
     let turn = ticket.wait().await;
-    let reply = Reply {
-        socket: s.clone(),
-        ack,
-        has_ack,
-        event: "message",
-    };
+    let reply = Reply { socket: s.clone(), ack, has_ack, event: "message" };
     let result = async {
         let text = payload(text, "message")?;
         let room = session(&s)
@@ -265,12 +233,7 @@ async fn on_room_join<A: Adapter>(
     TryData(req): TryData<JoinRequest>,
 ) {
     let _turn = ticket.wait().await;
-    let reply = Reply {
-        socket: s.clone(),
-        ack,
-        has_ack,
-        event: "room:join",
-    };
+    let reply = Reply { socket: s.clone(), ack, has_ack, event: "room:join" };
     let result = match payload(req, "room:join") {
         Ok(req) => join(&s, &io, &chat, &req.room, req.key.as_deref()).await,
         Err(e) => Err(e),
@@ -286,12 +249,7 @@ async fn on_room_leave<A: Adapter>(
     TryData(req): TryData<LeaveRequest>,
 ) {
     let _turn = ticket.wait().await;
-    let reply = Reply {
-        socket: s.clone(),
-        ack,
-        has_ack,
-        event: "room:leave",
-    };
+    let reply = Reply { socket: s.clone(), ack, has_ack, event: "room:leave" };
     let result = async {
         let req = payload(req, "room:leave")?;
         let room = validate::room_id(&req.room)?;
@@ -310,12 +268,7 @@ async fn on_room_create<A: Adapter>(
     TryData(req): TryData<CreateRequest>,
 ) {
     let _turn = ticket.wait().await;
-    let reply = Reply {
-        socket: s.clone(),
-        ack,
-        has_ack,
-        event: "room:create",
-    };
+    let reply = Reply { socket: s.clone(), ack, has_ack, event: "room:create" };
     let result = async {
         let req = payload(req, "room:create")?;
         let id = match req.room {
@@ -330,14 +283,7 @@ async fn on_room_create<A: Adapter>(
         };
         chat.store.create_room(record).await?;
         tracing::info!(room = %id, private = req.private, by = %session(&s).user.name, "room created");
-        Ok(CreateAck {
-            ok: true,
-            room: RoomInfo {
-                id,
-                private: req.private,
-            },
-            key,
-        })
+        Ok(CreateAck { ok: true, room: RoomInfo { id, private: req.private }, key })
     };
     reply.send(result.await);
 }
@@ -351,12 +297,7 @@ async fn on_message_send<A: Adapter>(
     TryData(req): TryData<SendRequest>,
 ) {
     let turn = ticket.wait().await;
-    let reply = Reply {
-        socket: s.clone(),
-        ack,
-        has_ack,
-        event: "message:send",
-    };
+    let reply = Reply { socket: s.clone(), ack, has_ack, event: "message:send" };
     let result = async {
         let req = payload(req, "message:send")?;
         send(&s, &chat, turn, req.room, req.text, req.client_id).await
@@ -372,12 +313,7 @@ async fn on_typing<A: Adapter>(
     TryData(req): TryData<TypingRequest>,
 ) {
     let _turn = ticket.wait().await;
-    let reply = Reply {
-        socket: s.clone(),
-        ack,
-        has_ack,
-        event: "typing",
-    };
+    let reply = Reply { socket: s.clone(), ack, has_ack, event: "typing" };
     let result = async {
         let req = payload(req, "typing")?;
         let room = validate::room_id(&req.room)?.to_owned();
@@ -407,12 +343,7 @@ async fn on_history<A: Adapter>(
     TryData(req): TryData<HistoryRequest>,
 ) {
     let _turn = ticket.wait().await;
-    let reply = Reply {
-        socket: s.clone(),
-        ack,
-        has_ack,
-        event: "history",
-    };
+    let reply = Reply { socket: s.clone(), ack, has_ack, event: "history" };
     let result = async {
         let req = payload(req, "history")?;
         let room = validate::room_id(&req.room)?;
@@ -422,9 +353,7 @@ async fn on_history<A: Adapter>(
             .await?
             .ok_or_else(|| ChatError::not_found(format!("there is no room {room:?}")))?;
         if record.private && !rooms::is_member(&s, room) {
-            return Err(ChatError::forbidden(
-                "this room is private; join it with its key first",
-            ));
+            return Err(ChatError::forbidden("this room is private; join it with its key first"));
         }
         let messages = read_history(&chat, &req).await?;
         Ok(MessagesAck { ok: true, messages })
@@ -441,20 +370,10 @@ async fn on_rooms_list<A: Adapter>(
     ticket: Ticket,
 ) {
     let _turn = ticket.wait().await;
-    let reply = Reply {
-        socket: s.clone(),
-        ack,
-        has_ack,
-        event: "rooms:list",
-    };
+    let reply = Reply { socket: s.clone(), ack, has_ack, event: "rooms:list" };
     let result = async {
         let joined = rooms::joined(&s);
-        let visible = chat
-            .store
-            .rooms()
-            .await?
-            .into_iter()
-            .filter(|r| !r.private || joined.contains(&r.id));
+        let visible = chat.store.rooms().await?.into_iter().filter(|r| !r.private || joined.contains(&r.id));
         let rooms = summaries(&io, visible).await?;
         Ok(RoomsAck { ok: true, rooms })
     };
@@ -490,9 +409,7 @@ async fn join<A: Adapter>(
     };
     if record.private {
         let key = key.ok_or_else(|| ChatError::forbidden("this room is private; you need its invite key"))?;
-        let matches = record
-            .key_hash
-            .is_some_and(|h| secrets_match(store::hash_key(key), h));
+        let matches = record.key_hash.is_some_and(|h| secrets_match(store::hash_key(key), h));
         if !matches {
             return Err(ChatError::forbidden("that key does not open this room"));
         }
@@ -515,16 +432,10 @@ async fn join<A: Adapter>(
     let members = rooms::members(io, room)
         .await
         .map_err(|_| ChatError::unavailable("could not read the room's members; try again"))?;
-    let history = chat
-        .store
-        .history(room, Page::Latest, validate::DEFAULT_HISTORY_LIMIT)
-        .await?;
+    let history = chat.store.history(room, Page::Latest, validate::DEFAULT_HISTORY_LIMIT).await?;
     Ok(JoinAck {
         ok: true,
-        room: RoomInfo {
-            id: room.to_owned(),
-            private: record.private,
-        },
+        room: RoomInfo { id: room.to_owned(), private: record.private },
         members,
         history,
     })
@@ -572,13 +483,7 @@ async fn send<A: Adapter>(
     if me.stop_typing(&room) {
         announce_typing(s, &me, &room, false).await;
     }
-    let message = NewMessage {
-        room,
-        user: me.user.clone(),
-        text,
-        ts: now_ms(),
-        client_id,
-    };
+    let message = NewMessage { room, user: me.user.clone(), text, ts: now_ms(), client_id };
     let pending = chat.pipeline.enqueue(message).await?;
     // Order matters only up to the queue; the commit is waited for outside the turn.
     drop(turn);
@@ -615,28 +520,17 @@ pub async fn summaries<A: Adapter>(
         let members = rooms::member_count(io, &r.id)
             .await
             .map_err(|_| ChatError::unavailable("could not count the room's members; try again"))?;
-        out.push(RoomSummary {
-            id: r.id,
-            private: r.private,
-            members,
-        });
+        out.push(RoomSummary { id: r.id, private: r.private, members });
     }
     Ok(out)
 }
 
 async fn announce<A: Adapter>(s: &SocketRef<A>, event: &str, room: &str, user: &User) {
-    let _ = s
-        .to(rich_room(room))
-        .emit(event, &PresenceEvent { room, user })
-        .await;
+    let _ = s.to(rich_room(room)).emit(event, &PresenceEvent { room, user }).await;
 }
 
 async fn announce_typing<A: Adapter>(s: &SocketRef<A>, me: &Session, room: &str, typing: bool) {
-    let event = TypingEvent {
-        room,
-        user: &me.user,
-        typing,
-    };
+    let event = TypingEvent { room, user: &me.user, typing };
     let _ = s.to(rich_room(room)).emit("typing", &event).await;
 }
 
@@ -659,7 +553,5 @@ async fn expire_typing<A: Adapter>(s: SocketRef<A>, me: Arc<Session>, room: Stri
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

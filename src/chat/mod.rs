@@ -45,11 +45,7 @@ pub struct ChatInner {
 
 impl ChatState {
     pub fn new(store: Arc<dyn Store>, pipeline: Pipeline, settings: ChatSettings) -> Self {
-        Self(Arc::new(ChatInner {
-            store,
-            pipeline,
-            settings,
-        }))
+        Self(Arc::new(ChatInner { store, pipeline, settings }))
     }
 }
 

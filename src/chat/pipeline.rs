@@ -59,10 +59,7 @@ impl Pipeline {
     /// Queues a message; messages are stored and delivered in the order queued.
     pub async fn enqueue(&self, message: NewMessage) -> Result<Pending, ChatError> {
         let (done, answer) = oneshot::channel();
-        self.tx
-            .send(Job::Send(message, done))
-            .await
-            .map_err(|_| stopped())?;
+        self.tx.send(Job::Send(message, done)).await.map_err(|_| stopped())?;
         Ok(Pending(answer))
     }
 

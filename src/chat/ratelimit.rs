@@ -15,12 +15,7 @@ impl TokenBucket {
     /// A full bucket for `rate` messages per second; `0` accepts everything.
     pub fn new(rate: u32) -> Self {
         let rate = f64::from(rate);
-        Self {
-            rate,
-            capacity: rate * 2.0,
-            tokens: rate * 2.0,
-            last: Instant::now(),
-        }
+        Self { rate, capacity: rate * 2.0, tokens: rate * 2.0, last: Instant::now() }
     }
 
     /// Takes a token if one is there; `false` means the sender is over its limit.

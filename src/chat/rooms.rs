@@ -34,10 +34,7 @@ pub fn delivery_rooms(room: &str) -> (String, String) {
 
 /// The adapter room that names a connection's user.
 pub fn user_tag(user: &User) -> String {
-    format!(
-        "{USER}{}",
-        serde_json::to_string(user).expect("a user always serializes")
-    )
+    format!("{USER}{}", serde_json::to_string(user).expect("a user always serializes"))
 }
 
 /// The chat rooms a socket is a member of.

@@ -46,9 +46,7 @@ impl Ticket {
         let mut serving = self.session.serving.subscribe();
         // The sender lives in the session we hold, so this cannot fail.
         let _ = serving.wait_for(|&n| n == self.number).await;
-        Turn {
-            session: self.session,
-        }
+        Turn { session: self.session }
     }
 }
 
@@ -80,10 +78,7 @@ impl Session {
     /// event's handler as its own task; taking a ticket synchronously when the
     /// event arrives is what keeps a connection's events in the order sent.
     pub fn ticket(self: &Arc<Self>) -> Ticket {
-        Ticket {
-            session: self.clone(),
-            number: self.issued.fetch_add(1, Ordering::Relaxed),
-        }
+        Ticket { session: self.clone(), number: self.issued.fetch_add(1, Ordering::Relaxed) }
     }
 
     /// The room plain `message` events go to.
@@ -104,9 +99,7 @@ impl Session {
     /// Marks the user typing in `room` for another [`TYPING_TTL`]; returns true
     /// when they were not typing there before (a watcher must be started).
     pub fn start_typing(&self, room: &str) -> bool {
-        lock(&self.typing)
-            .insert(room.to_owned(), Instant::now() + TYPING_TTL)
-            .is_none()
+        lock(&self.typing).insert(room.to_owned(), Instant::now() + TYPING_TTL).is_none()
     }
 
     /// Clears the typing state in `room`; returns true when it was set.

@@ -18,15 +18,11 @@ pub const MAX_HISTORY_LIMIT: usize = 100;
 pub fn room_id(room: &str) -> Result<&str, ChatError> {
     let ok = !room.is_empty()
         && room.len() <= MAX_ROOM_LEN
-        && room
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        && room.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if ok {
         Ok(room)
     } else {
-        Err(ChatError::bad_request(
-            "a room id is 1 to 64 characters of letters, digits, '_', '.' or '-'",
-        ))
+        Err(ChatError::bad_request("a room id is 1 to 64 characters of letters, digits, '_', '.' or '-'"))
     }
 }
 
@@ -60,9 +56,9 @@ pub fn message_text(text: &str, max_len: usize) -> Result<(), ChatError> {
 /// Checks an optional `clientId`: 1..=64 printable characters.
 pub fn client_id(id: Option<&str>) -> Result<(), ChatError> {
     match id {
-        Some(id) if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN || id.chars().any(char::is_control) => Err(
-            ChatError::bad_request("a clientId is 1 to 64 printable characters"),
-        ),
+        Some(id) if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN || id.chars().any(char::is_control) => {
+            Err(ChatError::bad_request("a clientId is 1 to 64 printable characters"))
+        }
         _ => Ok(()),
     }
 }
@@ -72,9 +68,7 @@ pub fn history_limit(limit: Option<i64>) -> Result<usize, ChatError> {
     match limit {
         None => Ok(DEFAULT_HISTORY_LIMIT),
         Some(n) if n >= 1 => Ok((n as usize).min(MAX_HISTORY_LIMIT)),
-        Some(_) => Err(ChatError::bad_request(
-            "limit must be a positive integer (at most 100)",
-        )),
+        Some(_) => Err(ChatError::bad_request("limit must be a positive integer (at most 100)")),
     }
 }
 
@@ -106,10 +100,7 @@ mod tests {
         assert!(message_text("hi", 10).is_ok());
         assert!(message_text(&"é".repeat(10), 10).is_ok());
         assert_eq!(message_text(" \n ", 10).unwrap_err().code, ErrorCode::BadRequest);
-        assert_eq!(
-            message_text(&"x".repeat(11), 10).unwrap_err().code,
-            ErrorCode::TooLarge
-        );
+        assert_eq!(message_text(&"x".repeat(11), 10).unwrap_err().code, ErrorCode::TooLarge);
     }
 
     #[test]

@@ -31,10 +31,9 @@ impl IntoResponse for ApiError {
             StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(json!({ "error": self.0 }))).into_response();
         if self.0.code == ErrorCode::Unauthorized {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -83,11 +82,10 @@ async fn require_token<A: Adapter>(
 pub async fn healthz<A: Adapter>(State(state): State<AppState<A>>) -> Response {
     match state.chat.store.ping().await {
         Ok(()) => Json(json!({ "status": "ok", "db": "ok" })).into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "db": e.to_string() })),
-        )
-            .into_response(),
+        Err(e) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "db": e.to_string() })))
+                .into_response()
+        }
     }
 }
 
@@ -98,14 +96,7 @@ async fn info<A: Adapter>(State(state): State<AppState<A>>) -> Response {
 
 /// `GET /api/rooms`: public rooms with their member counts.
 async fn rooms<A: Adapter>(State(state): State<AppState<A>>) -> Result<Response, ApiError> {
-    let public = state
-        .chat
-        .store
-        .rooms()
-        .await
-        .map_err(ChatError::from)?
-        .into_iter()
-        .filter(|r| !r.private);
+    let public = state.chat.store.rooms().await.map_err(ChatError::from)?.into_iter().filter(|r| !r.private);
     let rooms = summaries(&state.io, public).await?;
     Ok(Json(json!({ "rooms": rooms })).into_response())
 }
@@ -137,10 +128,7 @@ async fn messages<A: Adapter>(
             .key
             .as_deref()
             .ok_or_else(|| ChatError::forbidden("this room is private; pass its key as ?key="))?;
-        if !record
-            .key_hash
-            .is_some_and(|h| secrets_match(store::hash_key(key), h))
-        {
+        if !record.key_hash.is_some_and(|h| secrets_match(store::hash_key(key), h)) {
             return Err(ChatError::forbidden("that key does not open this room").into());
         }
     }

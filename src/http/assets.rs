@@ -44,15 +44,8 @@ async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
 
 fn respond(path: &str, file: EmbeddedFile, headers: &HeaderMap, method: &Method) -> Response {
     let hash = file.metadata.sha256_hash();
-    let etag = format!(
-        "\"{}\"",
-        hash[..16].iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
-    let cache = if path.starts_with("assets/") {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
+    let etag = format!("\"{}\"", hash[..16].iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let cache = if path.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -65,15 +58,9 @@ fn respond(path: &str, file: EmbeddedFile, headers: &HeaderMap, method: &Method)
         Response::new(Body::from(file.data.into_owned()))
     };
     let h = response.headers_mut();
-    h.insert(
-        header::ETAG,
-        HeaderValue::from_str(&etag).expect("hex is a valid header value"),
-    );
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header value"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if let Ok(mime) = HeaderValue::from_str(file.metadata.mimetype()) {
         h.insert(header::CONTENT_TYPE, mime);
     }

@@ -144,10 +144,7 @@ mod tests {
 
     #[test]
     fn ids_sort_as_numbers_and_round_trip() {
-        let ids: Vec<String> = [1u64, 9, 10, 255, 256, 1 << 40]
-            .iter()
-            .map(|&s| message_id(s))
-            .collect();
+        let ids: Vec<String> = [1u64, 9, 10, 255, 256, 1 << 40].iter().map(|&s| message_id(s)).collect();
         let mut sorted = ids.clone();
         sorted.sort();
         assert_eq!(ids, sorted);

@@ -80,13 +80,10 @@ impl SqliteStore {
         };
         conn.pragma_update(None, "busy_timeout", 5000).map_err(backend)?;
         if path.is_some() {
-            let mode: String = conn
-                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-                .map_err(backend)?;
+            let mode: String =
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(backend)?;
             if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StoreError::Backend(format!(
-                    "could not switch to WAL mode (got {mode})"
-                )));
+                return Err(StoreError::Backend(format!("could not switch to WAL mode (got {mode})")));
             }
         }
         // FULL syncs the WAL on every commit: an acknowledged message survives a
@@ -94,9 +91,8 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
         conn.pragma_update(None, "foreign_keys", true).map_err(backend)?;
         migrate(&conn)?;
-        let last: Option<i64> = conn
-            .query_row("SELECT MAX(seq) FROM messages", [], |r| r.get(0))
-            .map_err(backend)?;
+        let last: Option<i64> =
+            conn.query_row("SELECT MAX(seq) FROM messages", [], |r| r.get(0)).map_err(backend)?;
         let next_seq = last.map_or(1, |s| s as u64 + 1);
 
         let readers = match path {
@@ -160,9 +156,8 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 }
 
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: usize = conn
-        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
-        .map_err(backend)? as usize;
+    let version: usize =
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map_err(backend)? as usize;
     if version > MIGRATIONS.len() {
         return Err(StoreError::Backend(format!(
             "the database was written by a newer rtchat (schema {version}, this one knows {})",
@@ -180,10 +175,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
         id: message_id(row.get::<_, i64>(0)? as u64),
         room: row.get(1)?,
-        user: User {
-            id: row.get(2)?,
-            name: row.get(3)?,
-        },
+        user: User { id: row.get(2)?, name: row.get(3)? },
         text: row.get(4)?,
         ts: row.get(5)?,
         client_id: row.get(6)?,
@@ -218,14 +210,10 @@ fn append_batch(w: &mut Writer, batch: Vec<NewMessage>) -> rusqlite::Result<Vec<
         )?;
         for m in batch {
             if let Some(client_id) = &m.client_id {
-                let earlier = find
-                    .query_row(params![m.room, m.user.name, client_id], message_from_row)
-                    .optional()?;
+                let earlier =
+                    find.query_row(params![m.room, m.user.name, client_id], message_from_row).optional()?;
                 if let Some(message) = earlier {
-                    out.push(Appended {
-                        message,
-                        duplicate: true,
-                    });
+                    out.push(Appended { message, duplicate: true });
                     continue;
                 }
             }
@@ -264,20 +252,18 @@ fn read_page(conn: &Connection, room: &str, page: Page, limit: usize) -> rusqlit
         Page::Latest => ("WHERE room = ?1 ORDER BY seq DESC LIMIT ?2", true),
         Page::Before(_) => ("WHERE room = ?1 AND seq < ?3 ORDER BY seq DESC LIMIT ?2", true),
         Page::After(_) => ("WHERE room = ?1 AND seq > ?3 ORDER BY seq ASC LIMIT ?2", false),
-        Page::Between { .. } => (
-            "WHERE room = ?1 AND seq > ?3 AND seq < ?4 ORDER BY seq ASC LIMIT ?2",
-            false,
-        ),
+        Page::Between { .. } => {
+            ("WHERE room = ?1 AND seq > ?3 AND seq < ?4 ORDER BY seq ASC LIMIT ?2", false)
+        }
     };
     let mut stmt = conn.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages {sql}"))?;
     let rows = match page {
         Page::Latest => stmt.query_map(params![room, limit], message_from_row)?,
         Page::Before(b) => stmt.query_map(params![room, limit, seq_param(b)], message_from_row)?,
         Page::After(a) => stmt.query_map(params![room, limit, seq_param(a)], message_from_row)?,
-        Page::Between { after, before } => stmt.query_map(
-            params![room, limit, seq_param(after), seq_param(before)],
-            message_from_row,
-        )?,
+        Page::Between { after, before } => {
+            stmt.query_map(params![room, limit, seq_param(after), seq_param(before)], message_from_row)?
+        }
     };
     let mut messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     if newest_first {
@@ -287,9 +273,7 @@ fn read_page(conn: &Connection, room: &str, page: Page, limit: usize) -> rusqlit
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 #[async_trait]
@@ -300,8 +284,7 @@ impl Store for SqliteStore {
 
     async fn history(&self, room: &str, page: Page, limit: usize) -> Result<Vec<Message>, StoreError> {
         let room = room.to_owned();
-        self.read(move |c| read_page(c, &room, page, limit).map_err(backend))
-            .await
+        self.read(move |c| read_page(c, &room, page, limit).map_err(backend)).await
     }
 
     async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
@@ -346,11 +329,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             w.conn
-                .query_row(
-                    "SELECT id, private, key_hash FROM rooms WHERE id = ?1",
-                    [&id],
-                    room_from_row,
-                )
+                .query_row("SELECT id, private, key_hash FROM rooms WHERE id = ?1", [&id], room_from_row)
                 .map_err(backend)
         })
         .await
@@ -358,9 +337,8 @@ impl Store for SqliteStore {
 
     async fn rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
         self.read(|c| {
-            let mut stmt = c
-                .prepare_cached("SELECT id, private, key_hash FROM rooms ORDER BY id")
-                .map_err(backend)?;
+            let mut stmt =
+                c.prepare_cached("SELECT id, private, key_hash FROM rooms ORDER BY id").map_err(backend)?;
             let rows = stmt.query_map([], room_from_row).map_err(backend)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
@@ -368,8 +346,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
-            .await
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {
@@ -396,10 +373,7 @@ mod tests {
     fn msg(room: &str, name: &str, text: &str, client_id: Option<&str>) -> NewMessage {
         NewMessage {
             room: room.into(),
-            user: User {
-                id: "sid".into(),
-                name: name.into(),
-            },
+            user: User { id: "sid".into(), name: name.into() },
             text: text.into(),
             ts: 1,
             client_id: client_id.map(Into::into),
@@ -409,40 +383,21 @@ mod tests {
     #[tokio::test]
     async fn appends_in_order_and_pages_both_ways() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(DbTarget::Sqlite(dir.path().join("t.db")))
-            .await
-            .unwrap();
+        let store = SqliteStore::open(DbTarget::Sqlite(dir.path().join("t.db"))).await.unwrap();
         let batch = (0..10).map(|i| msg("a", "ann", &format!("m{i}"), None)).collect();
         let out = store.append(batch).await.unwrap();
         let ids: Vec<_> = out.iter().map(|a| a.message.id.clone()).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
-        store
-            .append(vec![msg("b", "bob", "other room", None)])
-            .await
-            .unwrap();
+        store.append(vec![msg("b", "bob", "other room", None)]).await.unwrap();
 
         let texts = |v: Vec<Message>| v.into_iter().map(|m| m.text).collect::<Vec<_>>();
-        assert_eq!(
-            texts(store.history("a", Page::Latest, 3).await.unwrap()),
-            ["m7", "m8", "m9"]
-        );
+        assert_eq!(texts(store.history("a", Page::Latest, 3).await.unwrap()), ["m7", "m8", "m9"]);
         let before = super::super::parse_message_id(&ids[5]).unwrap();
-        assert_eq!(
-            texts(store.history("a", Page::Before(before), 2).await.unwrap()),
-            ["m3", "m4"]
-        );
-        assert_eq!(
-            texts(store.history("a", Page::After(before), 2).await.unwrap()),
-            ["m6", "m7"]
-        );
+        assert_eq!(texts(store.history("a", Page::Before(before), 2).await.unwrap()), ["m3", "m4"]);
+        assert_eq!(texts(store.history("a", Page::After(before), 2).await.unwrap()), ["m6", "m7"]);
         let after = super::super::parse_message_id(&ids[1]).unwrap();
         assert_eq!(
-            texts(
-                store
-                    .history("a", Page::Between { after, before }, 50)
-                    .await
-                    .unwrap()
-            ),
+            texts(store.history("a", Page::Between { after, before }, 50).await.unwrap()),
             ["m2", "m3", "m4"]
         );
         assert_eq!(store.history("b", Page::Latest, 50).await.unwrap().len(), 1);
@@ -451,15 +406,9 @@ mod tests {
     #[tokio::test]
     async fn same_client_id_from_same_name_is_stored_once() {
         let store = SqliteStore::open(DbTarget::Memory).await.unwrap();
-        let first = store
-            .append(vec![msg("a", "ann", "hello", Some("c1"))])
-            .await
-            .unwrap();
+        let first = store.append(vec![msg("a", "ann", "hello", Some("c1"))]).await.unwrap();
         let again = store
-            .append(vec![
-                msg("a", "ann", "hello again", Some("c1")),
-                msg("a", "bob", "hi", Some("c1")),
-            ])
+            .append(vec![msg("a", "ann", "hello again", Some("c1")), msg("a", "bob", "hi", Some("c1"))])
             .await
             .unwrap();
         assert!(!first[0].duplicate);
@@ -476,40 +425,23 @@ mod tests {
         let store = SqliteStore::open(DbTarget::Sqlite(path.clone())).await.unwrap();
         store.append(vec![msg("a", "ann", "kept", None)]).await.unwrap();
         store
-            .create_room(RoomRecord {
-                id: "p".into(),
-                private: true,
-                key_hash: Some([7; 32]),
-            })
+            .create_room(RoomRecord { id: "p".into(), private: true, key_hash: Some([7; 32]) })
             .await
             .unwrap();
         assert!(matches!(
-            store
-                .create_room(RoomRecord {
-                    id: "p".into(),
-                    private: false,
-                    key_hash: None
-                })
-                .await,
+            store.create_room(RoomRecord { id: "p".into(), private: false, key_hash: None }).await,
             Err(StoreError::RoomExists(_))
         ));
         store.close().await.unwrap();
         assert!(matches!(store.ping().await, Err(StoreError::Closed)));
 
         let store = SqliteStore::open(DbTarget::Sqlite(path)).await.unwrap();
-        assert_eq!(
-            store.history("a", Page::Latest, 50).await.unwrap()[0].text,
-            "kept"
-        );
+        assert_eq!(store.history("a", Page::Latest, 50).await.unwrap()[0].text, "kept");
         let room = store.room("p").await.unwrap().unwrap();
         assert!(room.private);
         assert_eq!(room.key_hash, Some([7; 32]));
         let next = store.append(vec![msg("a", "ann", "next", None)]).await.unwrap();
-        assert_eq!(
-            next[0].message.id,
-            message_id(2),
-            "sequence continues after a restart"
-        );
+        assert_eq!(next[0].message.id, message_id(2), "sequence continues after a restart");
         assert!(!store.ensure_room("new").await.unwrap().private);
         assert_eq!(store.rooms().await.unwrap().len(), 2);
     }

@@ -8,11 +8,7 @@ use std::process::{Command, Output};
 use common::{Process, binary};
 
 fn run(args: &[&str]) -> Output {
-    Command::new(binary())
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run rtchat")
+    Command::new(binary()).args(args).env_remove("RUST_LOG").output().expect("run rtchat")
 }
 
 fn stderr(out: &Output) -> String {
@@ -65,69 +61,17 @@ fn bad_configuration_exits_with_one_line_naming_the_fix() {
     let under_a_file = blocker.join("chat.db");
 
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec!["--port", &port, "--ui-port", "0", "--db", "memory"],
-            "--port",
-        ),
-        (
-            vec!["--port", "0", "--ui-port", &port, "--db", "memory"],
-            "--ui-port",
-        ),
+        (vec!["--port", &port, "--ui-port", "0", "--db", "memory"], "--port"),
+        (vec!["--port", "0", "--ui-port", &port, "--db", "memory"], "--ui-port"),
         (vec!["--port", "0", "--ui-port", "0", "--db", &not_a_file], "--db"),
+        (vec!["--port", "0", "--ui-port", "0", "--db", under_a_file.to_str().unwrap()], "--db"),
+        (vec!["--port", "0", "--ui-port", "0", "--db", "mysql://db/chat"], "--db"),
         (
-            vec![
-                "--port",
-                "0",
-                "--ui-port",
-                "0",
-                "--db",
-                under_a_file.to_str().unwrap(),
-            ],
-            "--db",
-        ),
-        (
-            vec!["--port", "0", "--ui-port", "0", "--db", "mysql://db/chat"],
-            "--db",
-        ),
-        (
-            vec![
-                "--port",
-                "0",
-                "--ui-port",
-                "0",
-                "--db",
-                "memory",
-                "--cors-origin",
-                "not an origin",
-            ],
+            vec!["--port", "0", "--ui-port", "0", "--db", "memory", "--cors-origin", "not an origin"],
             "--cors-origin",
         ),
-        (
-            vec![
-                "--port",
-                "0",
-                "--ui-port",
-                "0",
-                "--db",
-                "memory",
-                "--host",
-                "chat.example",
-            ],
-            "--host",
-        ),
-        (
-            vec![
-                "--port",
-                "0",
-                "--ui-port",
-                "0",
-                "--db",
-                "memory",
-                "--host",
-                "192.0.2.1",
-            ],
-            "--host",
-        ),
+        (vec!["--port", "0", "--ui-port", "0", "--db", "memory", "--host", "chat.example"], "--host"),
+        (vec!["--port", "0", "--ui-port", "0", "--db", "memory", "--host", "192.0.2.1"], "--host"),
     ];
     for (args, names) in cases {
         let mut argv = vec!["serve"];
@@ -143,11 +87,7 @@ fn bad_configuration_exits_with_one_line_naming_the_fix() {
     }
 
     let out = run(&["serve", "--port", "99999"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "clap rejects a bad value with exit code 2"
-    );
+    assert_eq!(out.status.code(), Some(2), "clap rejects a bad value with exit code 2");
     assert!(stderr(&out).contains("--port"));
 }
 
@@ -158,16 +98,8 @@ fn json_ready_line_lists_every_url() {
     let p = Process::start(&["--port", "0", "--ui-port", "0", "--db", db.to_str().unwrap()]);
     let r = &p.ready;
     assert_eq!(r["version"], env!("CARGO_PKG_VERSION"));
-    assert!(
-        r["backend_url"]
-            .as_str()
-            .unwrap()
-            .starts_with("http://127.0.0.1:")
-    );
-    assert_eq!(
-        r["ui_url"], r["backend_url"],
-        "--ui-port 0 serves everything on one port"
-    );
+    assert!(r["backend_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert_eq!(r["ui_url"], r["backend_url"], "--ui-port 0 serves everything on one port");
     assert_eq!(r["local"]["backend"], r["backend_url"]);
     assert_eq!(r["db"], db.to_str().unwrap());
     assert_eq!(r["lan"], serde_json::json!([]));
@@ -182,23 +114,12 @@ fn banner_names_both_ports_and_the_database() {
         std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
         std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
     );
-    let (pa, pb) = (
-        a.local_addr().unwrap().port().to_string(),
-        b.local_addr().unwrap().port().to_string(),
-    );
+    let (pa, pb) = (a.local_addr().unwrap().port().to_string(), b.local_addr().unwrap().port().to_string());
     drop((a, b));
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("c.db");
     let mut child = Command::new(binary())
-        .args([
-            "serve",
-            "--port",
-            &pa,
-            "--ui-port",
-            &pb,
-            "--db",
-            db.to_str().unwrap(),
-        ])
+        .args(["serve", "--port", &pa, "--ui-port", &pb, "--db", db.to_str().unwrap()])
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -219,20 +140,12 @@ fn banner_names_both_ports_and_the_database() {
         }
         let _ = tx.send(text);
     });
-    let banner = rx
-        .recv_timeout(std::time::Duration::from_secs(10))
-        .expect("banner printed");
+    let banner = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("banner printed");
     let _ = child.kill();
     let _ = child.wait();
     assert!(banner.contains(&format!("http://127.0.0.1:{pb}")), "{banner}");
     assert!(banner.contains(&format!("http://127.0.0.1:{pa}")), "{banner}");
     assert!(banner.contains(db.to_str().unwrap()), "{banner}");
-    assert!(
-        banner.contains("--lan") && banner.contains("--tunnel"),
-        "says how a phone can join: {banner}"
-    );
-    assert!(
-        !banner.contains('\x1b'),
-        "no colour when NO_COLOR is set or stdout is not a terminal"
-    );
+    assert!(banner.contains("--lan") && banner.contains("--tunnel"), "says how a phone can join: {banner}");
+    assert!(!banner.contains('\x1b'), "no colour when NO_COLOR is set or stdout is not a terminal");
 }

@@ -33,10 +33,7 @@ async fn acknowledged_messages_survive_sigkill() {
     let args = ["--port", "0", "--ui-port", "0", "--db", db, "--rate-limit", "0"];
     let server = Process::start(&args);
     let client = Client::rich(&server.url, "ann").await;
-    assert_eq!(
-        client.request("room:join", json!({ "room": "d" })).await["ok"],
-        true
-    );
+    assert_eq!(client.request("room:join", json!({ "room": "d" })).await["ok"], true);
 
     const N: usize = 500;
     let acks: Vec<_> = (0..N)
@@ -51,10 +48,7 @@ async fn acknowledged_messages_survive_sigkill() {
         .collect();
     let mut acked = Vec::new();
     for ack in acks {
-        let reply = tokio::time::timeout(Duration::from_secs(10), ack)
-            .await
-            .unwrap()
-            .unwrap();
+        let reply = tokio::time::timeout(Duration::from_secs(10), ack).await.unwrap().unwrap();
         assert_eq!(reply["ok"], true, "{reply}");
         acked.push(reply["message"].clone());
     }
@@ -63,10 +57,7 @@ async fn acknowledged_messages_survive_sigkill() {
 
     let restarted = Process::start(&args);
     let stored = history(&restarted.url, "d").await;
-    assert_eq!(
-        stored, acked,
-        "every acknowledged message is there, once, in order"
-    );
+    assert_eq!(stored, acked, "every acknowledged message is there, once, in order");
 }
 
 #[tokio::test]
@@ -76,12 +67,8 @@ async fn history_survives_a_graceful_restart() {
     let server = TestServer::on(&db, &[]).await;
     let ann = Client::rich(&server.url, "ann").await;
     ann.request("room:join", json!({ "room": "keep" })).await;
-    let sent = ann
-        .request("message:send", json!({ "room": "keep", "text": "still here" }))
-        .await;
-    let created = ann
-        .request("room:create", json!({ "room": "vault", "private": true }))
-        .await;
+    let sent = ann.request("message:send", json!({ "room": "keep", "text": "still here" })).await;
+    let created = ann.request("room:create", json!({ "room": "vault", "private": true })).await;
     let key = created["key"].as_str().unwrap().to_owned();
     drop(ann);
     server.stop().await;
@@ -90,18 +77,9 @@ async fn history_survives_a_graceful_restart() {
     let bob = Client::rich(&server.url, "bob").await;
     let joined = bob.request("room:join", json!({ "room": "keep" })).await;
     assert_eq!(joined["history"], json!([sent["message"]]));
-    assert_eq!(
-        bob.request("room:join", json!({ "room": "vault" })).await["error"]["code"],
-        "forbidden"
-    );
-    assert_eq!(
-        bob.request("room:join", json!({ "room": "vault", "key": key }))
-            .await["ok"],
-        true
-    );
-    let next = bob
-        .request("message:send", json!({ "room": "keep", "text": "later" }))
-        .await;
+    assert_eq!(bob.request("room:join", json!({ "room": "vault" })).await["error"]["code"], "forbidden");
+    assert_eq!(bob.request("room:join", json!({ "room": "vault", "key": key })).await["ok"], true);
+    let next = bob.request("message:send", json!({ "room": "keep", "text": "later" })).await;
     assert!(
         next["message"]["id"].as_str() > sent["message"]["id"].as_str(),
         "ids keep increasing after a restart"
@@ -113,22 +91,13 @@ async fn sigterm_exits_zero_within_two_seconds_with_clients_connected() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
     let mut server = Process::start(&["--port", "0", "--ui-port", "0", "--db", db.to_str().unwrap()]);
-    let clients = [
-        Client::rich(&server.url, "a").await,
-        Client::seed(&server.url, None).await,
-    ];
+    let clients = [Client::rich(&server.url, "a").await, Client::seed(&server.url, None).await];
     clients[0].request("room:join", json!({ "room": "x" })).await;
     let started = Instant::now();
     server.signal("TERM");
-    let status = server
-        .wait_exit(Duration::from_secs(3))
-        .expect("exits after SIGTERM");
+    let status = server.wait_exit(Duration::from_secs(3)).expect("exits after SIGTERM");
     assert!(status.success(), "{status:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
     for c in &clients {
         assert!(c.try_next("closed").await.is_some(), "connections were closed");
     }

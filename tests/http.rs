@@ -17,10 +17,7 @@ async fn get(url: &str) -> (StatusCode, Value) {
 async fn health_info_rooms_and_messages() {
     let server = TestServer::start().await;
     let u = &server.url;
-    assert_eq!(
-        get(&format!("{u}/healthz")).await,
-        (StatusCode::OK, json!({ "status": "ok", "db": "ok" }))
-    );
+    assert_eq!(get(&format!("{u}/healthz")).await, (StatusCode::OK, json!({ "status": "ok", "db": "ok" })));
 
     let (status, info) = get(&format!("{u}/api/info")).await;
     assert_eq!(status, StatusCode::OK);
@@ -28,19 +25,12 @@ async fn health_info_rooms_and_messages() {
     assert_eq!(info["local"]["backend"], u.as_str());
     assert_eq!(info["phone_url"], Value::Null);
     assert_eq!(info["auth"]["token_required"], false);
-    assert_eq!(
-        info["limits"],
-        json!({ "max_message_len": 4000, "rate_limit": 20 })
-    );
+    assert_eq!(info["limits"], json!({ "max_message_len": 4000, "rate_limit": 20 }));
 
     let ann = Client::rich(u, "ann").await;
     ann.request("room:join", json!({ "room": "pub" })).await;
-    let sent = ann
-        .request("message:send", json!({ "room": "pub", "text": "<b>hi</b>" }))
-        .await;
-    let created = ann
-        .request("room:create", json!({ "room": "priv", "private": true }))
-        .await;
+    let sent = ann.request("message:send", json!({ "room": "pub", "text": "<b>hi</b>" })).await;
+    let created = ann.request("room:create", json!({ "room": "priv", "private": true })).await;
     let key = created["key"].as_str().unwrap();
 
     let (status, rooms) = get(&format!("{u}/api/rooms")).await;
@@ -55,49 +45,23 @@ async fn health_info_rooms_and_messages() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["messages"], json!([sent["message"]]));
     let id = sent["message"]["id"].as_str().unwrap();
-    assert_eq!(
-        get(&format!("{u}/api/rooms/pub/messages?before={id}")).await.1["messages"],
-        json!([])
-    );
+    assert_eq!(get(&format!("{u}/api/rooms/pub/messages?before={id}")).await.1["messages"], json!([]));
 
     for (path, want, code) in [
         ("/api/rooms/nope/messages", StatusCode::NOT_FOUND, "not_found"),
-        (
-            "/api/rooms/bad%20room/messages",
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-        ),
-        (
-            "/api/rooms/pub/messages?limit=0",
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-        ),
-        (
-            "/api/rooms/pub/messages?limit=x",
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-        ),
-        (
-            "/api/rooms/pub/messages?after=zz",
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-        ),
+        ("/api/rooms/bad%20room/messages", StatusCode::BAD_REQUEST, "bad_request"),
+        ("/api/rooms/pub/messages?limit=0", StatusCode::BAD_REQUEST, "bad_request"),
+        ("/api/rooms/pub/messages?limit=x", StatusCode::BAD_REQUEST, "bad_request"),
+        ("/api/rooms/pub/messages?after=zz", StatusCode::BAD_REQUEST, "bad_request"),
         ("/api/rooms/priv/messages", StatusCode::FORBIDDEN, "forbidden"),
-        (
-            "/api/rooms/priv/messages?key=wrong",
-            StatusCode::FORBIDDEN,
-            "forbidden",
-        ),
+        ("/api/rooms/priv/messages?key=wrong", StatusCode::FORBIDDEN, "forbidden"),
         ("/api/nothing-here", StatusCode::NOT_FOUND, "not_found"),
     ] {
         let (status, body) = get(&format!("{u}{path}")).await;
         assert_eq!(status, want, "{path}");
         assert_eq!(body["error"]["code"], code, "{path}: {body}");
     }
-    assert_eq!(
-        get(&format!("{u}/api/rooms/priv/messages?key={key}")).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(get(&format!("{u}/api/rooms/priv/messages?key={key}")).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -105,49 +69,22 @@ async fn token_guards_the_api_but_not_health() {
     let server = TestServer::with(&["--token", "s3cret"]).await;
     let u = &server.url;
     let client = reqwest::Client::new();
-    assert_eq!(
-        client.get(format!("{u}/healthz")).send().await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(client.get(format!("{u}/healthz")).send().await.unwrap().status(), StatusCode::OK);
     let refused = client.get(format!("{u}/api/rooms")).send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(refused.headers()[header::WWW_AUTHENTICATE], "Bearer");
-    assert_eq!(
-        refused.json::<Value>().await.unwrap()["error"]["code"],
-        "unauthorized"
-    );
-    let wrong = client
-        .get(format!("{u}/api/info"))
-        .bearer_auth("nope")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"]["code"], "unauthorized");
+    let wrong = client.get(format!("{u}/api/info")).bearer_auth("nope").send().await.unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let bearer = client
-        .get(format!("{u}/api/info"))
-        .bearer_auth("s3cret")
-        .send()
-        .await
-        .unwrap();
+    let bearer = client.get(format!("{u}/api/info")).bearer_auth("s3cret").send().await.unwrap();
     assert_eq!(bearer.status(), StatusCode::OK);
+    assert_eq!(bearer.json::<Value>().await.unwrap()["auth"]["token_required"], true);
     assert_eq!(
-        bearer.json::<Value>().await.unwrap()["auth"]["token_required"],
-        true
-    );
-    assert_eq!(
-        client
-            .get(format!("{u}/api/rooms?token=s3cret"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        client.get(format!("{u}/api/rooms?token=s3cret")).send().await.unwrap().status(),
         StatusCode::OK
     );
     // The page itself loads without the token; it asks for one.
-    assert_eq!(
-        client.get(format!("{u}/")).send().await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(client.get(format!("{u}/")).send().await.unwrap().status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -161,12 +98,7 @@ async fn cors_allows_local_pages_and_configured_origins_only() {
         ("https://app.example", true),
         ("https://evil.example", false),
     ] {
-        let r = client
-            .get(&polling)
-            .header(header::ORIGIN, origin)
-            .send()
-            .await
-            .unwrap();
+        let r = client.get(&polling).header(header::ORIGIN, origin).send().await.unwrap();
         let got = r.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).cloned();
         if allowed {
             assert_eq!(got, Some(HeaderValue::from_str(origin).unwrap()), "{origin}");
@@ -193,33 +125,18 @@ async fn web_ui_is_served_with_types_caching_compression_and_spa_fallback() {
     let client = reqwest::Client::new();
     let index = client.get(format!("{}/", server.url)).send().await.unwrap();
     assert_eq!(index.status(), StatusCode::OK);
-    assert!(
-        index.headers()[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(index.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
     assert_eq!(index.headers()[header::CACHE_CONTROL], "no-cache");
     let etag = index.headers()[header::ETAG].clone();
     let html = index.text().await.unwrap();
-    assert!(
-        html.contains("<html") || html.contains("<!doctype") || html.contains("<!DOCTYPE"),
-        "{html}"
-    );
+    assert!(html.contains("<html") || html.contains("<!doctype") || html.contains("<!DOCTYPE"), "{html}");
 
-    let again = client
-        .get(format!("{}/", server.url))
-        .header(header::IF_NONE_MATCH, etag)
-        .send()
-        .await
-        .unwrap();
+    let again =
+        client.get(format!("{}/", server.url)).header(header::IF_NONE_MATCH, etag).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
 
     // Every asset the page references is served with its type and cached for good.
-    let assets: Vec<&str> = html
-        .split(['"', '\''])
-        .filter(|s| s.starts_with("/assets/"))
-        .collect();
+    let assets: Vec<&str> = html.split(['"', '\'']).filter(|s| s.starts_with("/assets/")).collect();
     assert!(!assets.is_empty(), "the page references its bundled assets");
     for path in assets {
         let r = client
@@ -238,34 +155,20 @@ async fn web_ui_is_served_with_types_caching_compression_and_spa_fallback() {
             ""
         };
         assert!(ty.contains(want), "{path}: {ty}");
-        assert_eq!(
-            r.headers()[header::CACHE_CONTROL],
-            "public, max-age=31536000, immutable",
-            "{path}"
-        );
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable", "{path}");
         if path.ends_with(".js") {
             assert_eq!(
-                r.headers()
-                    .get(header::CONTENT_ENCODING)
-                    .map(|v| v.to_str().unwrap()),
+                r.headers().get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap()),
                 Some("gzip"),
                 "{path}"
             );
         }
     }
 
-    let spa = client
-        .get(format!("{}/room/general", server.url))
-        .send()
-        .await
-        .unwrap();
+    let spa = client.get(format!("{}/room/general", server.url)).send().await.unwrap();
     assert_eq!(spa.status(), StatusCode::OK);
     assert_eq!(spa.text().await.unwrap(), html, "unknown pages get the app");
-    let missing = client
-        .get(format!("{}/missing.js", server.url))
-        .send()
-        .await
-        .unwrap();
+    let missing = client.get(format!("{}/missing.js", server.url)).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
@@ -277,28 +180,17 @@ async fn both_ports_serve_the_same_chat() {
         std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
         std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
     );
-    let ports = (
-        a.local_addr().unwrap().port().to_string(),
-        b.local_addr().unwrap().port().to_string(),
-    );
+    let ports = (a.local_addr().unwrap().port().to_string(), b.local_addr().unwrap().port().to_string());
     drop((a, b));
-    let server = common::Process::start(&[
-        "--port",
-        &ports.0,
-        "--ui-port",
-        &ports.1,
-        "--db",
-        db.to_str().unwrap(),
-    ]);
+    let server =
+        common::Process::start(&["--port", &ports.0, "--ui-port", &ports.1, "--db", db.to_str().unwrap()]);
     let ui = server.ready["ui_url"].as_str().unwrap().to_owned();
     assert_ne!(ui, server.url);
     let on_backend = Client::rich(&server.url, "ann").await;
     let on_ui = Client::rich(&ui, "bob").await;
     on_backend.request("room:join", json!({ "room": "x" })).await;
     on_ui.request("room:join", json!({ "room": "x" })).await;
-    on_ui
-        .request("message:send", json!({ "room": "x", "text": "across ports" }))
-        .await;
+    on_ui.request("message:send", json!({ "room": "x", "text": "across ports" })).await;
     assert_eq!(on_backend.next("message:new").await["text"], "across ports");
     assert_eq!(get(&format!("{ui}/api/rooms")).await.1["rooms"][0]["members"], 2);
 }

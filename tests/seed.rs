@@ -48,24 +48,14 @@ async fn seed_rooms_with_project_id_and_join_room() {
     a.emit("message", json!("b left"));
     assert_eq!(a.next("message").await, "b left");
     b.emit("message", json!("in other"));
-    assert_eq!(
-        b.next("message").await,
-        "in other",
-        "b's next message is from its new room"
-    );
+    assert_eq!(b.next("message").await, "in other", "b's next message is from its new room");
     assert!(a.drain("message").await.is_empty());
 
     // Seed messages are stored like any other.
-    let history = reqwest::get(format!("{}/api/rooms/12345/messages", server.url))
-        .await
-        .unwrap();
+    let history = reqwest::get(format!("{}/api/rooms/12345/messages", server.url)).await.unwrap();
     let body: serde_json::Value = history.json().await.unwrap();
-    let texts: Vec<&str> = body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
+    let texts: Vec<&str> =
+        body["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
     assert_eq!(texts, ["project talk", "b left"]);
 }
 
@@ -75,18 +65,11 @@ async fn seed_errors_come_back_as_chat_error() {
     let a = Client::seed(&server.url, None).await;
     a.emit("message", json!("too long"));
     let e = a.next("chat:error").await;
-    assert_eq!(
-        (e["event"].as_str(), e["code"].as_str()),
-        (Some("message"), Some("too_large"))
-    );
+    assert_eq!((e["event"].as_str(), e["code"].as_str()), (Some("message"), Some("too_large")));
     a.emit("message", json!({ "not": "a string" }));
     assert_eq!(a.next("chat:error").await["code"], "bad_request");
     a.emit("joinRoom", json!("bad room!"));
     assert_eq!(a.next("chat:error").await["code"], "bad_request");
     a.emit("message", json!("ok"));
-    assert_eq!(
-        a.next("message").await,
-        "ok",
-        "still in the lobby after the refused joinRoom"
-    );
+    assert_eq!(a.next("message").await, "ok", "still in the lobby after the refused joinRoom");
 }

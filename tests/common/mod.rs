@@ -31,18 +31,7 @@ pub struct TestServer {
 
 fn serve_args(db: &Path, extra: &[&str]) -> Config {
     let db = db.to_str().unwrap();
-    let argv = [
-        "rtchat",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--ui-port",
-        "0",
-        "--db",
-        db,
-    ];
+    let argv = ["rtchat", "serve", "--host", "127.0.0.1", "--port", "0", "--ui-port", "0", "--db", db];
     let cli = Cli::try_parse_from(argv.iter().chain(extra)).expect("test flags parse");
     let Sub::Serve(args) = cli.command;
     Config::from_args(&args).expect("test config is valid")
@@ -130,27 +119,17 @@ impl Process {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("ready line within 10 s");
+        let line = rx.recv_timeout(Duration::from_secs(10)).expect("ready line within 10 s");
         let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
         assert_eq!(ready["event"], "ready");
         let url = ready["backend_url"].as_str().unwrap().to_owned();
-        Self {
-            pid: child.id(),
-            child: Some(child),
-            ready,
-            url,
-        }
+        Self { pid: child.id(), child: Some(child), ready, url }
     }
 
     /// Sends a signal (SIGTERM, SIGKILL) to the process.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid.to_string())
-            .status()
-            .unwrap();
+        let status =
+            Command::new("kill").arg(format!("-{signal}")).arg(self.pid.to_string()).status().unwrap();
         assert!(status.success());
     }
 

@@ -21,10 +21,7 @@ type Acks = Arc<std::sync::Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 pub struct Client {
     pub sid: String,
     out: mpsc::UnboundedSender<String>,
-    events: Mutex<(
-        mpsc::UnboundedReceiver<(String, Value)>,
-        VecDeque<(String, Value)>,
-    )>,
+    events: Mutex<(mpsc::UnboundedReceiver<(String, Value)>, VecDeque<(String, Value)>)>,
     acks: Acks,
     next_ack: AtomicU64,
 }
@@ -66,24 +63,13 @@ impl Client {
                 }
             };
         let open = next_text(&mut stream).await?;
-        assert!(
-            open.starts_with('0'),
-            "expected an Engine.IO open packet, got {open}"
-        );
-        let connect = if auth.is_null() {
-            "40".to_owned()
-        } else {
-            format!("40{auth}")
-        };
-        sink.send(Frame::text(connect))
-            .await
-            .map_err(|e| ConnectError::Other(e.to_string()))?;
+        assert!(open.starts_with('0'), "expected an Engine.IO open packet, got {open}");
+        let connect = if auth.is_null() { "40".to_owned() } else { format!("40{auth}") };
+        sink.send(Frame::text(connect)).await.map_err(|e| ConnectError::Other(e.to_string()))?;
         let reply = loop {
             let t = next_text(&mut stream).await?;
             if t == "2" {
-                sink.send(Frame::text("3"))
-                    .await
-                    .map_err(|e| ConnectError::Other(e.to_string()))?;
+                sink.send(Frame::text("3")).await.map_err(|e| ConnectError::Other(e.to_string()))?;
                 continue;
             }
             break t;
@@ -93,9 +79,7 @@ impl Client {
             v["sid"].as_str().unwrap_or_default().to_owned()
         } else if let Some(body) = reply.strip_prefix("44") {
             let v: Value = serde_json::from_str(body).map_err(|e| ConnectError::Other(e.to_string()))?;
-            return Err(ConnectError::Refused(
-                v["message"].as_str().unwrap_or_default().to_owned(),
-            ));
+            return Err(ConnectError::Refused(v["message"].as_str().unwrap_or_default().to_owned()));
         } else {
             return Err(ConnectError::Other(format!("unexpected connect reply {reply}")));
         };
@@ -153,17 +137,13 @@ impl Client {
 
     /// A rich (`auth.v: 1`) client named `name`.
     pub async fn rich(base: &str, name: &str) -> Client {
-        Self::connect(base, json!({ "name": name, "v": 1 }), "")
-            .await
-            .expect("rich client connects")
+        Self::connect(base, json!({ "name": name, "v": 1 }), "").await.expect("rich client connects")
     }
 
     /// A seed-style client: no auth, plain strings, optional `projectId`.
     pub async fn seed(base: &str, project_id: Option<&str>) -> Client {
         let query = project_id.map(|p| format!("projectId={p}")).unwrap_or_default();
-        Self::connect(base, Value::Null, &query)
-            .await
-            .expect("seed client connects")
+        Self::connect(base, Value::Null, &query).await.expect("seed client connects")
     }
 
     /// Sends an event without an ack.
@@ -187,11 +167,7 @@ impl Client {
 
     /// Sends an event and waits for its ack.
     pub async fn request(&self, event: &str, data: Value) -> Value {
-        let args = if data.is_null() {
-            json!([event])
-        } else {
-            json!([event, data])
-        };
+        let args = if data.is_null() { json!([event]) } else { json!([event, data]) };
         let rx = self.emit_raw_args(true, &args.to_string()).unwrap();
         tokio::time::timeout(RECV_TIMEOUT, rx)
             .await
@@ -201,9 +177,7 @@ impl Client {
 
     /// Waits for the next event named `name`; other events stay queued.
     pub async fn next(&self, name: &str) -> Value {
-        self.try_next(name)
-            .await
-            .unwrap_or_else(|| panic!("no {name} event within {RECV_TIMEOUT:?}"))
+        self.try_next(name).await.unwrap_or_else(|| panic!("no {name} event within {RECV_TIMEOUT:?}"))
     }
 
     /// Like [`Client::next`], but `None` on timeout.

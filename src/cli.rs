@@ -84,9 +84,60 @@ pub struct ServeArgs {
     #[arg(long, env = "RTCHAT_RATE_LIMIT", default_value_t = 20)]
     pub rate_limit: u32,
 
-    /// Print one machine-readable JSON `ready` line with every URL instead of the banner.
+    /// Print one machine-readable JSON `ready` line with every URL instead of the
+    /// banner (and a `tunnel` line at every tunnel state change).
     #[arg(long, env = "RTCHAT_JSON")]
     pub json: bool,
+
+    #[command(flatten)]
+    pub tunnel: TunnelArgs,
+}
+
+/// Flags of `--tunnel`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Public tunnel (ngrok)")]
+pub struct TunnelArgs {
+    /// Open public HTTPS URLs for both ports through ngrok and print them with a
+    /// QR code. An access token is generated unless you pass --token or --public.
+    #[arg(long, env = "RTCHAT_TUNNEL")]
+    pub tunnel: bool,
+
+    /// Let anyone with the tunnel URL chat, without an access token.
+    #[arg(long, env = "RTCHAT_PUBLIC")]
+    pub public: bool,
+
+    /// ngrok authtoken; defaults to the one in your ngrok agent config (ngrok.yml).
+    #[arg(long, env = "NGROK_AUTHTOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub ngrok_authtoken: Option<String>,
+
+    /// A reserved ngrok domain for the UI's public URL.
+    #[arg(long, env = "RTCHAT_TUNNEL_DOMAIN", value_name = "DOMAIN")]
+    pub tunnel_domain: Option<String>,
+
+    /// Ask visitors for this user name and password at the tunnel (password 8 to 128 characters).
+    #[arg(long, env = "RTCHAT_TUNNEL_BASIC_AUTH", hide_env_values = true, value_name = "USER:PASS")]
+    pub tunnel_basic_auth: Option<String>,
+
+    /// Make visitors sign in with this OAuth provider at the tunnel (google, github, microsoft, gitlab, ...).
+    #[arg(long, env = "RTCHAT_TUNNEL_OAUTH", value_name = "PROVIDER")]
+    pub tunnel_oauth: Option<String>,
+
+    /// With --tunnel-oauth: an email address or a domain allowed in (repeatable).
+    #[arg(
+        long = "tunnel-oauth-allow",
+        env = "RTCHAT_TUNNEL_OAUTH_ALLOW",
+        value_delimiter = ',',
+        value_name = "EMAIL|DOMAIN"
+    )]
+    pub tunnel_oauth_allow: Vec<String>,
+
+    /// Advanced: the tunnel edge to use instead of ngrok's (host:port).
+    #[arg(long, env = "RTCHAT_TUNNEL_SERVER_ADDR", value_name = "HOST:PORT")]
+    pub tunnel_server_addr: Option<String>,
+
+    /// Advanced: PEM certificate(s) to trust for --tunnel-server-addr.
+    #[arg(long, env = "RTCHAT_TUNNEL_CA_CERT", value_name = "PATH")]
+    pub tunnel_ca_cert: Option<PathBuf>,
 }
 
 impl Cli {

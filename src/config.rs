@@ -3,10 +3,12 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use crate::chat::ChatSettings;
-use crate::cli::{ServeArgs, default_db_path};
+use crate::cli::{ServeArgs, TunnelArgs, default_db_path};
 use crate::store::DbTarget;
+use crate::tunnel::{OauthConfig, TunnelConfig, authtoken};
 
 /// Everything `rtchat serve` runs with, already checked.
 #[derive(Debug, Clone)]
@@ -25,6 +27,10 @@ pub struct Config {
     pub chat: ChatSettings,
     pub cors: CorsPolicy,
     pub json: bool,
+    /// Set with `--tunnel`.
+    pub tunnel: Option<TunnelConfig>,
+    /// The access token was generated at start (for the tunnel), not given.
+    pub token_generated: bool,
 }
 
 /// A configuration mistake, worded for the person who made it.
@@ -39,12 +45,32 @@ pub struct CorsPolicy {
     pub any: bool,
     /// Origins allowed besides pages on this machine, as `scheme://host[:port]`.
     pub origins: Vec<String>,
+    /// Origins added while running (the tunnel's public hosts); shared by clones.
+    added: Arc<RwLock<Vec<String>>>,
 }
 
 impl CorsPolicy {
     /// Whether a browser page at `origin` may call the server.
     pub fn allows(&self, origin: &str) -> bool {
-        self.any || self.origins.iter().any(|o| o == origin) || is_loopback_origin(origin)
+        self.any
+            || self.origins.iter().any(|o| o == origin)
+            || is_loopback_origin(origin)
+            || self.added.read().unwrap_or_else(|p| p.into_inner()).iter().any(|o| o == origin)
+    }
+
+    /// Allows the origin of `url` from now on.
+    pub fn allow_url(&self, url: &str) {
+        let origin = match url.find("://") {
+            Some(i) => match url[i + 3..].find('/') {
+                Some(j) => &url[..i + 3 + j],
+                None => url,
+            },
+            None => return,
+        };
+        let mut added = self.added.write().unwrap_or_else(|p| p.into_inner());
+        if !added.iter().any(|o| o == origin) {
+            added.push(origin.to_owned());
+        }
     }
 }
 
@@ -104,7 +130,11 @@ impl Config {
                 )
             })?),
         };
+        let tunnel = parse_tunnel(&args.tunnel)?;
+        let token_generated = tunnel.is_some() && args.token.is_none() && !args.tunnel.public;
         let token = match args.token.as_deref() {
+            // A tunnel is public: require a token unless told otherwise.
+            None if token_generated => Some(crate::chat::random_hex(16)),
             None => None,
             Some(t) if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
                 return Err(ConfigError(
@@ -127,8 +157,95 @@ impl Config {
             chat: ChatSettings { token, max_message_len: args.max_message_len, rate_limit: args.rate_limit },
             cors: parse_cors(&args.cors_origins)?,
             json: args.json,
+            tunnel,
+            token_generated,
         })
     }
+}
+
+fn parse_tunnel(args: &TunnelArgs) -> Result<Option<TunnelConfig>, ConfigError> {
+    if !args.tunnel {
+        let tunnel_only = [
+            (args.public, "--public"),
+            (args.tunnel_domain.is_some(), "--tunnel-domain"),
+            (args.tunnel_basic_auth.is_some(), "--tunnel-basic-auth"),
+            (args.tunnel_oauth.is_some(), "--tunnel-oauth"),
+            (args.tunnel_server_addr.is_some(), "--tunnel-server-addr"),
+            (args.tunnel_ca_cert.is_some(), "--tunnel-ca-cert"),
+        ];
+        if let Some((_, flag)) = tunnel_only.iter().find(|(set, _)| *set) {
+            return Err(ConfigError(format!("{flag} only applies to a tunnel; add --tunnel or drop {flag}")));
+        }
+        return Ok(None);
+    }
+    let authtoken = match args.ngrok_authtoken.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(token) => token.to_owned(),
+        None => match authtoken::from_agent_config() {
+            Some((token, path)) => {
+                tracing::debug!(path = %path.display(), "using the ngrok authtoken from the agent config");
+                token
+            }
+            None => {
+                return Err(ConfigError(
+                    "--tunnel needs an ngrok authtoken: get one at https://dashboard.ngrok.com/get-started/your-authtoken \
+                     and pass it as NGROK_AUTHTOKEN=... or --ngrok-authtoken, or save it with `ngrok config add-authtoken`"
+                        .into(),
+                ));
+            }
+        },
+    };
+    let basic_auth = match args.tunnel_basic_auth.as_deref() {
+        None => None,
+        Some(pair) => match pair.split_once(':') {
+            Some((user, pass)) if !user.is_empty() && (8..=128).contains(&pass.chars().count()) => {
+                Some((user.to_owned(), pass.to_owned()))
+            }
+            _ => {
+                return Err(ConfigError(
+                    "--tunnel-basic-auth must be USER:PASS with a password of 8 to 128 characters".into(),
+                ));
+            }
+        },
+    };
+    let oauth = match &args.tunnel_oauth {
+        None if !args.tunnel_oauth_allow.is_empty() => {
+            return Err(ConfigError("--tunnel-oauth-allow needs --tunnel-oauth PROVIDER".into()));
+        }
+        None => None,
+        Some(provider) => {
+            let (emails, domains) =
+                args.tunnel_oauth_allow.iter().map(|a| a.trim().to_owned()).partition(|a| a.contains('@'));
+            Some(OauthConfig {
+                provider: provider.trim().to_owned(),
+                allow_emails: emails,
+                allow_domains: domains,
+            })
+        }
+    };
+    if let Some(addr) = &args.tunnel_server_addr {
+        let valid =
+            addr.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid {
+            return Err(ConfigError(format!("--tunnel-server-addr {addr:?} must be HOST:PORT")));
+        }
+    }
+    let ca_cert = match &args.tunnel_ca_cert {
+        None => None,
+        Some(path) => Some(std::fs::read(path).map_err(|e| {
+            ConfigError(format!(
+                "cannot read --tunnel-ca-cert {}: {e}; pass a readable PEM file",
+                path.display()
+            ))
+        })?),
+    };
+    Ok(Some(TunnelConfig {
+        authtoken,
+        domain: args.tunnel_domain.clone(),
+        basic_auth,
+        oauth,
+        server_addr: args.tunnel_server_addr.clone(),
+        ca_cert,
+    }))
 }
 
 fn parse_host(host: &str, flag: &str) -> Result<IpAddr, ConfigError> {
@@ -233,6 +350,63 @@ mod tests {
         assert!(config(&["--token", "has space"]).is_err());
         assert_eq!(config(&["--token", "s3cret"]).unwrap().chat.token.as_deref(), Some("s3cret"));
         assert!(config(&["--max-message-len", "0"]).is_err());
+    }
+
+    #[test]
+    fn tunnel_flags() {
+        let c = config(&["--tunnel", "--ngrok-authtoken", "tok"]).unwrap();
+        let t = c.tunnel.unwrap();
+        assert_eq!(t.authtoken, "tok");
+        assert!(c.token_generated);
+        assert_eq!(c.chat.token.as_deref().map(str::len), Some(32), "a tunnel gets a token by default");
+        let c = config(&["--tunnel", "--ngrok-authtoken", "tok", "--public"]).unwrap();
+        assert!(c.chat.token.is_none() && !c.token_generated);
+        let c = config(&["--tunnel", "--ngrok-authtoken", "tok", "--token", "mine"]).unwrap();
+        assert_eq!((c.chat.token.as_deref(), c.token_generated), (Some("mine"), false));
+        let c = config(&[
+            "--tunnel",
+            "--ngrok-authtoken",
+            "tok",
+            "--tunnel-basic-auth",
+            "ann:longenough",
+            "--tunnel-oauth",
+            "google",
+            "--tunnel-oauth-allow",
+            "ann@example.com,example.org",
+        ])
+        .unwrap();
+        let t = c.tunnel.unwrap();
+        assert_eq!(t.basic_auth, Some(("ann".into(), "longenough".into())));
+        let o = t.oauth.unwrap();
+        assert_eq!(
+            (o.allow_emails, o.allow_domains),
+            (vec!["ann@example.com".to_owned()], vec!["example.org".to_owned()])
+        );
+        for (bad, names) in [
+            (&["--public"][..], "--tunnel"),
+            (
+                &["--tunnel", "--ngrok-authtoken", "t", "--tunnel-basic-auth", "ann:short"],
+                "--tunnel-basic-auth",
+            ),
+            (&["--tunnel", "--ngrok-authtoken", "t", "--tunnel-oauth-allow", "x.org"], "--tunnel-oauth"),
+            (
+                &["--tunnel", "--ngrok-authtoken", "t", "--tunnel-server-addr", "nohost"],
+                "--tunnel-server-addr",
+            ),
+            (&["--tunnel", "--ngrok-authtoken", "t", "--tunnel-ca-cert", "/no/such.pem"], "--tunnel-ca-cert"),
+        ] {
+            let err = config(bad).unwrap_err().to_string();
+            assert!(err.contains(names), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn runtime_cors_origins() {
+        let c = config(&[]).unwrap();
+        assert!(!c.cors.allows("https://abc.ngrok.app"));
+        c.cors.clone().allow_url("https://abc.ngrok.app/some/path");
+        assert!(c.cors.allows("https://abc.ngrok.app"), "clones share what is added");
+        assert!(!c.cors.allows("https://abc.ngrok.app.evil.example"));
     }
 
     #[test]

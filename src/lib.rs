@@ -8,6 +8,7 @@
 //! - [`store`]: durable history behind the [`store::Store`] trait (SQLite);
 //! - [`info`], [`lan`] and [`banner`]: the server's URLs, the address a phone can
 //!   reach, and the banner with its QR code (or the `--json` line);
+//! - [`tunnel`]: public HTTPS tunnels through the ngrok SDK;
 //! - [`shutdown`]: the signals that stop it.
 #![forbid(unsafe_code)]
 
@@ -21,15 +22,84 @@ pub mod lan;
 pub mod server;
 pub mod shutdown;
 pub mod store;
+pub mod tunnel;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::config::CorsPolicy;
+use crate::info::{ServerInfo, TunnelInfo};
+use crate::tunnel::{Targets, Tunnel, TunnelEvents, TunnelState};
+
+/// How long Ctrl-C waits for the tunnel session to close.
+const TUNNEL_CLOSE: Duration = Duration::from_millis(700);
 
 /// Runs `rtchat serve` until Ctrl-C or SIGTERM.
 pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
     let config = config::Config::from_args(args)?;
     let listeners = server::Listeners::bind(&config).await?;
-    let print = banner::Printer::new(&config);
-    let running = server::start(config, listeners, shutdown::signal()).await?;
+    let print = Arc::new(banner::Printer::new(&config));
+    let (cors, tunnel) = (config.cors.clone(), config.tunnel.clone());
+
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown::signal().await;
+        let _ = stop.send(true);
+    });
+    let mut server_stopped = stopped.clone();
+    let running = server::start(config, listeners, async move {
+        let _ = server_stopped.wait_for(|s| *s).await;
+    })
+    .await?;
     print.ready(&running.info).context("cannot write to stdout")?;
-    running.wait().await
+
+    let closing = tunnel.map(|tunnel| {
+        let targets = Targets {
+            ui: running.ui_addr.unwrap_or(running.backend_addr),
+            backend: running.ui_addr.map(|_| running.backend_addr),
+        };
+        let tunnel =
+            Tunnel::start(tunnel, targets, tunnel_events(print.clone(), running.shared_info.clone(), cors));
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            tunnel.close(TUNNEL_CLOSE).await;
+        })
+    });
+    let result = running.wait().await;
+    if let Some(closing) = closing {
+        let _ = closing.await;
+    }
+    result
+}
+
+/// Applies each tunnel state change: `/api/info`, allowed origins, and what is printed.
+fn tunnel_events(
+    print: Arc<banner::Printer>,
+    info: Arc<RwLock<ServerInfo>>,
+    cors: CorsPolicy,
+) -> TunnelEvents {
+    Arc::new(move |state: &TunnelState| {
+        if let TunnelState::Up { ui, backend } = state {
+            cors.allow_url(ui);
+            cors.allow_url(backend);
+        }
+        let snapshot = {
+            let mut info = info.write().unwrap_or_else(|p| p.into_inner());
+            let (ui, backend) = match (state, &info.tunnel) {
+                (TunnelState::Up { ui, backend }, _) => (ui.clone(), backend.clone()),
+                (_, Some(last)) => (last.ui.clone(), last.backend.clone()),
+                (_, None) => (String::new(), String::new()),
+            };
+            info.tunnel = Some(TunnelInfo { ui, backend, state: state.name().to_owned() });
+            info.phone_url = info.best_phone_url();
+            info.clone()
+        };
+        if let Err(e) = print.tunnel(state, &snapshot) {
+            tracing::warn!(error = %e, "cannot write to stdout");
+        }
+    })
 }

@@ -67,8 +67,12 @@ async fn bind(config: &Config, port: u16, flag: &str) -> anyhow::Result<TcpListe
 
 /// A started server.
 pub struct Running {
-    /// Its URLs and settings, as `/api/info` reports them.
+    /// Its URLs and settings at start, as `/api/info` reported them then.
     pub info: ServerInfo,
+    /// What `/api/info` reports; the tunnel updates it as its state changes.
+    pub shared_info: Arc<RwLock<ServerInfo>>,
+    pub backend_addr: SocketAddr,
+    pub ui_addr: Option<SocketAddr>,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
@@ -105,11 +109,12 @@ pub async fn start(
     let backend_addr = listeners.backend.local_addr()?;
     let ui_addr = listeners.ui.as_ref().map(TcpListener::local_addr).transpose()?;
     let info = ServerInfo::new(&config, backend_addr, ui_addr, &network_addresses(&config));
+    let shared_info = Arc::new(RwLock::new(info.clone()));
     let state = AppState {
         chat,
         io: io.clone(),
         socket_layer,
-        info: Arc::new(RwLock::new(info.clone())),
+        info: shared_info.clone(),
         cors: Arc::new(config.cors.clone()),
     };
     let router = app(state);
@@ -146,5 +151,5 @@ pub async fn start(
         tracing::info!("stopped");
         Ok(())
     });
-    Ok(Running { info, task })
+    Ok(Running { info, shared_info, backend_addr, ui_addr, task })
 }

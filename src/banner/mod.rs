@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::info::{ServerInfo, invite_link};
 use crate::store::DbTarget;
+use crate::tunnel::TunnelState;
 
 /// Widest QR code drawn when the terminal's width is unknown.
 const DEFAULT_WIDTH: usize = 80;
@@ -21,7 +22,9 @@ pub struct Printer {
     json: bool,
     qr: bool,
     token: Option<String>,
+    token_generated: bool,
     room: Option<String>,
+    tunnel: bool,
 }
 
 impl Printer {
@@ -31,7 +34,9 @@ impl Printer {
             json: config.json,
             qr: config.qr,
             token: config.chat.token.clone(),
+            token_generated: config.token_generated,
             room: config.room.clone(),
+            tunnel: config.tunnel.is_some(),
         }
     }
 
@@ -81,7 +86,8 @@ impl Printer {
         let (bold, dim, cyan, reset) =
             if color { ("\x1b[1m", "\x1b[2m", "\x1b[36m", "\x1b[0m") } else { ("", "", "", "") };
         let mut s = format!("\n  {bold}rtchat {}{reset} ready\n\n", info.version);
-        s += &format!("  Chat:      {cyan}{}{reset}\n", info.local.ui);
+        let chat = invite_link(&info.local.ui, self.token.as_deref(), self.room.as_deref());
+        s += &format!("  Chat:      {cyan}{chat}{reset}\n");
         if info.local.ui != info.local.backend {
             s += &format!(
                 "  Backend:   {cyan}{}{reset}  {dim}(Socket.IO and REST API; the seed's io(\"…\") URL){reset}\n",
@@ -102,11 +108,18 @@ impl Printer {
             );
         }
         s += &format!("  History:   {}\n", self.db);
-        if info.auth.token_required {
-            s += "  Access:    clients need the access token\n";
+        if let Some(token) = self.token.as_deref().filter(|_| self.token_generated) {
+            s += &format!(
+                "  Access:    token {token} {dim}(generated for the tunnel and put in the links; --public turns it off){reset}\n"
+            );
+        } else if info.auth.token_required {
+            s += "  Access:    clients need the access token (it is in the links)\n";
         }
         match self.phone_link(info) {
             Some(link) => s += &format!("\n  {bold}On your phone:{reset} {cyan}{link}{reset}\n"),
+            None if self.tunnel => {
+                s += &format!("\n  {dim}Opening the public tunnel; its URLs and a QR code follow.{reset}\n")
+            }
             None => {
                 s += &format!(
                     "\n  {dim}Only this machine can reach the chat; restart with --lan (same Wi-Fi) or --tunnel (anywhere) to join from a phone.{reset}\n"
@@ -114,6 +127,64 @@ impl Printer {
             }
         }
         s
+    }
+
+    /// Prints a tunnel state change: one JSON line with `--json`, else a few
+    /// lines for people, with the public URLs and a QR code once it is up.
+    pub fn tunnel(&self, state: &TunnelState, info: &ServerInfo) -> std::io::Result<()> {
+        let stdout = std::io::stdout();
+        let terminal = stdout.is_terminal();
+        let mut out = stdout.lock();
+        if self.json {
+            let mut line = json!({ "event": "tunnel", "state": state.name() });
+            match state {
+                TunnelState::Up { ui, backend } => {
+                    line["ui_url"] = json!(ui);
+                    line["backend_url"] = json!(backend);
+                    line["phone_link"] = json!(self.phone_link(info));
+                }
+                TunnelState::Down { reason, retry_in } => {
+                    line["reason"] = json!(reason);
+                    line["retry_in_ms"] = json!(retry_in.as_millis() as u64);
+                }
+                TunnelState::Failed { reason } => line["reason"] = json!(reason),
+                TunnelState::Connecting => {}
+            }
+            writeln!(out, "{line}")?;
+            return out.flush();
+        }
+        let color = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let (bold, dim, cyan, reset) =
+            if color { ("\x1b[1m", "\x1b[2m", "\x1b[36m", "\x1b[0m") } else { ("", "", "", "") };
+        match state {
+            TunnelState::Connecting => writeln!(out, "  {dim}Tunnel: connecting…{reset}")?,
+            TunnelState::Down { reason, retry_in } => writeln!(
+                out,
+                "  Tunnel down: {reason}; retrying in {:.1}s {dim}(the local chat keeps running){reset}",
+                retry_in.as_secs_f32()
+            )?,
+            TunnelState::Failed { reason } => writeln!(
+                out,
+                "  Tunnel failed: {reason}; the chat keeps running on this machine and network"
+            )?,
+            TunnelState::Up { ui, backend } => {
+                let mut s = format!("\n  {bold}Tunnel up{reset}\n  Public:    {cyan}{ui}{reset}\n");
+                if ui != backend {
+                    s += &format!(
+                        "  Backend:   {cyan}{backend}{reset}  {dim}(for your own frontends and io(\"…\") clients){reset}\n"
+                    );
+                }
+                if let Some(link) = self.phone_link(info) {
+                    s += &format!("\n  {bold}On your phone:{reset} {cyan}{link}{reset}\n");
+                }
+                if self.qr && terminal {
+                    s += &self.qr_block(info, terminal_width());
+                }
+                s += "\n";
+                out.write_all(s.as_bytes())?;
+            }
+        }
+        out.flush()
     }
 
     /// The QR code of the phone link, or one line saying why there is none.

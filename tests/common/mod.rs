@@ -2,9 +2,12 @@
 //! in-process ([`TestServer`]) or as the real binary ([`Process`]).
 #![allow(dead_code)]
 
+pub mod edge;
+pub mod qrdecode;
 pub mod sio;
 
 use std::io::{BufRead, BufReader};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -93,6 +96,14 @@ pub struct Process {
     pub pid: u32,
     pub ready: Value,
     pub url: String,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+/// Two free loopback ports, for a server with a separate UI port.
+pub fn free_ports() -> (String, String) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (a.local_addr().unwrap().port().to_string(), b.local_addr().unwrap().port().to_string())
 }
 
 /// The path of the binary under test.
@@ -103,27 +114,52 @@ pub fn binary() -> &'static str {
 impl Process {
     /// Starts `rtchat serve --json` with `args` and waits for its ready line.
     pub fn start(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Like [`Process::start`], with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary())
             .arg("serve")
             .arg("--json")
             .args(args)
             .env("RUST_LOG", "rtchat=warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn rtchat");
         let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
         });
-        let line = rx.recv_timeout(Duration::from_secs(10)).expect("ready line within 10 s");
+        let line = lines.recv_timeout(Duration::from_secs(10)).expect("ready line within 10 s");
         let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
         assert_eq!(ready["event"], "ready");
         let url = ready["backend_url"].as_str().unwrap().to_owned();
-        Self { pid: child.id(), child: Some(child), ready, url }
+        Self { pid: child.id(), child: Some(child), ready, url, lines }
+    }
+
+    /// The next JSON line on stdout whose `event` and `state` match, skipping
+    /// others; panics after `limit`.
+    pub fn next_event(&self, event: &str, state: Option<&str>, limit: Duration) -> Value {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {event} {state:?} line within {limit:?}"));
+            let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+            if v["event"] == event && state.is_none_or(|s| v["state"] == s) {
+                return v;
+            }
+        }
     }
 
     /// Sends a signal (SIGTERM, SIGKILL) to the process.

@@ -1,0 +1,349 @@
+//! `--tunnel` end to end with the real ngrok SDK against a local edge
+//! (tests/common/edge.rs): the ngrok service itself cannot be reached from
+//! here, so it is the only part replaced.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::edge::Edge;
+use common::sio::ConnectError;
+use common::{Client, Process, binary, free_ports, qrdecode};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+// The tests run multi-threaded: the edge's tasks must keep running while the
+// test thread blocks reading the server's stdout.
+
+/// A temporary home without any ngrok config, plus the edge's certificate.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new(edge: Option<&Edge>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(edge) = edge {
+            std::fs::write(dir.path().join("edge.pem"), &edge.ca_pem).unwrap();
+        }
+        Self { dir }
+    }
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_owned()
+    }
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("HOME", self.path("")),
+            ("XDG_CONFIG_HOME", self.path(".config")),
+            ("NGROK_AUTHTOKEN", String::new()),
+        ];
+        // RTCHAT_TEST_LOG=ngrok=debug,rtchat=debug shows what the server did.
+        if let Ok(filter) = std::env::var("RTCHAT_TEST_LOG") {
+            env.push(("RUST_LOG", filter));
+        }
+        env
+    }
+}
+
+fn start(edge: &Edge, sandbox: &Sandbox, extra: &[&str]) -> Process {
+    let (port, ui_port) = free_ports();
+    let (db, pem, addr) = (sandbox.path("chat.db"), sandbox.path("edge.pem"), edge.server_addr());
+    let mut args = vec![
+        "--port",
+        &port,
+        "--ui-port",
+        &ui_port,
+        "--db",
+        &db,
+        "--tunnel",
+        "--tunnel-server-addr",
+        &addr,
+        "--tunnel-ca-cert",
+        &pem,
+    ];
+    args.extend(extra);
+    let env = sandbox.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Process::start_with_env(&args, &env)
+}
+
+fn token_of(link: &str) -> String {
+    link.split("token=").nth(1).expect("the link carries the token").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_ui_and_api_work_through_the_tunnel_with_the_generated_token() {
+    let edge = Edge::start(Some("edge-token")).await;
+    let sandbox = Sandbox::new(Some(&edge));
+    let server = start(&edge, &sandbox, &["--ngrok-authtoken", "edge-token"]);
+    assert_eq!(server.ready["token_required"], true, "a tunnel requires a token by default");
+    server.next_event("tunnel", Some("connecting"), WAIT);
+    let up = server.next_event("tunnel", Some("up"), WAIT);
+    let (ui, backend) = (up["ui_url"].as_str().unwrap(), up["backend_url"].as_str().unwrap());
+    assert_ne!(ui, backend, "one session carries both endpoints");
+    assert_eq!(edge.authtokens(), ["edge-token"]);
+    assert_eq!(edge.bind_requests().len(), 2);
+    let link = up["phone_link"].as_str().unwrap();
+    assert!(link.starts_with(&format!("{ui}/#token=")), "{link}");
+    let token = token_of(link);
+
+    // The API is guarded through the tunnel; /api/info shows the public URL.
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{ui}/api/info")).send().await.unwrap().status(), 401);
+    let info: Value =
+        http.get(format!("{ui}/api/info")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["tunnel"], json!({ "ui": ui, "backend": backend, "state": "up" }));
+    assert_eq!(info["phone_url"], ui);
+    // The web UI loads through it.
+    let page = http.get(format!("{ui}/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("/assets/"));
+    // Tunnel hosts are allowed origins; nothing became `*`.
+    for (origin, allowed) in [(ui, true), (backend, true), ("https://evil.example", false)] {
+        let r = http
+            .get(format!("{}/api/rooms?token={token}", server.url))
+            .header("Origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers().contains_key("access-control-allow-origin"), allowed, "{origin}");
+    }
+
+    // Socket.IO through the tunnel: refused without the token, chatting with it.
+    match Client::connect(ui, json!({ "name": "eve", "v": 1 }), "").await {
+        Err(ConnectError::Refused(m)) => assert_eq!(m, "unauthorized"),
+        other => panic!("connected without the token: {:?}", other.map(|c| c.sid)),
+    }
+    let phone = Client::connect(ui, json!({ "name": "phone", "v": 1, "token": token }), "").await.unwrap();
+    let laptop =
+        Client::connect(&server.url, json!({ "name": "laptop", "v": 1, "token": token }), "").await.unwrap();
+    let seed = Client::connect(backend, Value::Null, &format!("token={token}&projectId=demo")).await.unwrap();
+    for c in [&phone, &laptop] {
+        assert_eq!(c.request("room:join", json!({ "room": "demo" })).await["ok"], true);
+    }
+    phone.request("message:send", json!({ "room": "demo", "text": "from the phone" })).await;
+    assert_eq!(laptop.next("message:new").await["text"], "from the phone");
+    assert_eq!(seed.next("message").await, "from the phone", "the backend's public URL serves seed clients");
+
+    // Long-polling through the tunnel: the Engine.IO handshake and a connect.
+    let open = http
+        .get(format!("{backend}/socket.io/?EIO=4&transport=polling"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sid: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
+    let sid = sid["sid"].as_str().unwrap();
+    let poll = format!("{backend}/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let posted = http.post(&poll).body(format!("40{}", json!({ "token": token }))).send().await.unwrap();
+    assert_eq!(posted.status(), 200);
+    let connected = http.get(&poll).send().await.unwrap().text().await.unwrap();
+    // A polling response may carry several packets, separated by 0x1e.
+    assert!(connected.split('\x1e').any(|p| p.starts_with("40{\"sid\"")), "{connected:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_going_away_never_stops_the_local_chat_and_the_tunnel_comes_back() {
+    let edge = Edge::start(None).await;
+    let sandbox = Sandbox::new(Some(&edge));
+    let server = start(&edge, &sandbox, &["--ngrok-authtoken", "t", "--public"]);
+    server.next_event("tunnel", Some("up"), WAIT);
+    assert_eq!(server.ready["token_required"], false, "--public needs no token");
+
+    let local = Client::rich(&server.url, "local").await;
+    local.request("room:join", json!({ "room": "r" })).await;
+
+    edge.stop();
+    let down = server.next_event("tunnel", Some("down"), WAIT);
+    assert_eq!(down["reason"], "lost the connection to the tunnel edge");
+    // The local chat does not notice.
+    let sent = local.request("message:send", json!({ "room": "r", "text": "still here" })).await;
+    assert_eq!(sent["ok"], true);
+    assert_eq!(local.next("message:new").await["text"], "still here");
+
+    let outage = Instant::now();
+    edge.resume().await;
+    let back = server.next_event("tunnel", Some("up"), WAIT);
+    assert!(outage.elapsed() < Duration::from_secs(12), "capped backoff: back after {:?}", outage.elapsed());
+    // A new session: this edge hands out new URLs (ngrok keeps a reserved or
+    // per-account domain). The new one is printed and in /api/info.
+    let ui = back["ui_url"].as_str().unwrap().to_owned();
+    let info: Value = reqwest::get(format!("{}/api/info", server.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(info["tunnel"]["ui"], ui.as_str());
+    assert_eq!(info["tunnel"]["state"], "up");
+    let phone = Client::rich(&ui, "phone").await;
+    phone.request("room:join", json!({ "room": "r" })).await;
+    phone.request("message:send", json!({ "room": "r", "text": "through the tunnel again" })).await;
+    assert_eq!(local.next("message:new").await["text"], "through the tunnel again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_or_refusing_edge_is_reported_and_the_chat_runs_locally() {
+    // Nothing listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let sandbox = Sandbox::new(None);
+    std::fs::write(sandbox.path("edge.pem"), "").unwrap();
+    let (db, pem, addr) = (sandbox.path("c.db"), sandbox.path("edge.pem"), format!("localhost:{port}"));
+    let env = sandbox.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Process::start_with_env(
+        &[
+            "--port",
+            "0",
+            "--ui-port",
+            "0",
+            "--db",
+            &db,
+            "--tunnel",
+            "--ngrok-authtoken",
+            "t",
+            "--tunnel-server-addr",
+            &addr,
+            "--tunnel-ca-cert",
+            &pem,
+        ],
+        &env,
+    );
+    let down = server.next_event("tunnel", Some("down"), WAIT);
+    assert!(down["reason"].as_str().unwrap().contains(&format!("localhost:{port}")), "{down}");
+    assert!(down["retry_in_ms"].as_u64().unwrap() <= 10_000);
+    let token = server.ready["phone_link"].clone();
+    assert_eq!(token, Value::Null, "no phone link while the tunnel is down and there is no LAN");
+    let info: Value = reqwest::get(format!("{}/healthz", server.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(info["status"], "ok");
+
+    // An edge that refuses the authtoken: one clear line, no retry storm, local chat fine.
+    let edge = Edge::start(Some("good")).await;
+    let sandbox = Sandbox::new(Some(&edge));
+    let server = start(&edge, &sandbox, &["--ngrok-authtoken", "bad", "--token", "tok"]);
+    let failed = server.next_event("tunnel", Some("failed"), WAIT);
+    let reason = failed["reason"].as_str().unwrap();
+    assert!(reason.contains("refused") && reason.contains("ERR_NGROK_107"), "{failed}");
+    let c = Client::connect(&server.url, json!({ "token": "tok", "v": 1 }), "").await.unwrap();
+    assert_eq!(c.request("room:join", json!({ "room": "x" })).await["ok"], true);
+}
+
+#[test]
+fn a_missing_authtoken_exits_2_saying_where_to_get_one() {
+    let sandbox = Sandbox::new(None);
+    let out = std::process::Command::new(binary())
+        .args(["serve", "--tunnel", "--db", "memory"])
+        .env("HOME", sandbox.path(""))
+        .env("XDG_CONFIG_HOME", sandbox.path(".config"))
+        .env_remove("NGROK_AUTHTOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    for needle in ["authtoken", "dashboard.ngrok.com", "NGROK_AUTHTOKEN", "--ngrok-authtoken"] {
+        assert!(err.contains(needle), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authtoken_is_read_from_the_ngrok_agent_config() {
+    let edge = Edge::start(None).await;
+    let sandbox = Sandbox::new(Some(&edge));
+    let config = sandbox.dir.path().join(".config/ngrok");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("ngrok.yml"), "version: \"3\"\nagent:\n  authtoken: from-the-agent-config\n")
+        .unwrap();
+    let server = start(&edge, &sandbox, &[]);
+    server.next_event("tunnel", Some("up"), WAIT);
+    assert_eq!(edge.authtokens(), ["from-the-agent-config"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_terminal_shows_the_public_url_and_a_qr_code_that_opens_it() {
+    let edge = Edge::start(None).await;
+    let sandbox = Sandbox::new(Some(&edge));
+    let args = format!(
+        "--port 0 --ui-port 0 --db {} --tunnel --ngrok-authtoken t --tunnel-server-addr {} --tunnel-ca-cert {} --room demo",
+        sandbox.path("c.db"),
+        edge.server_addr(),
+        sandbox.path("edge.pem")
+    );
+    let env = sandbox.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Read until the tunnel section's QR code is complete (a blank line follows it).
+    let printed = qrdecode::run_in_terminal(
+        &args,
+        |t| t.find("Tunnel up").is_some_and(|i| t[i..].contains("\x1b[0m\n\n")),
+        &env,
+    );
+    let tunnel_part = &printed[printed.find("Tunnel up").expect("tunnel section")..];
+    let link = tunnel_part
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("On your phone:"))
+        .expect("phone link")
+        .trim()
+        .to_owned();
+    assert!(link.contains("#room=demo&token="), "{link}");
+    assert!(tunnel_part.contains(qrdecode::HALF), "a QR code follows:\n{tunnel_part}");
+    assert_eq!(qrdecode::decode(tunnel_part), link);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_closes_the_tunnel_and_exits_zero_quickly() {
+    let edge = Edge::start(None).await;
+    let sandbox = Sandbox::new(Some(&edge));
+    let mut server = start(&edge, &sandbox, &["--ngrok-authtoken", "t"]);
+    server.next_event("tunnel", Some("up"), WAIT);
+    let started = Instant::now();
+    server.signal("INT");
+    let status = server.wait_exit(Duration::from_secs(3)).expect("exits after Ctrl-C");
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+}
+
+/// The whole path: `--tunnel`, the phone link from the QR code opened on a
+/// phone-sized page in Chromium, a message each way. Needs Node, the UI's
+/// node_modules and Chromium (skipped with the reason without them, except
+/// under CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_sized_browser_chats_through_the_tunnel() {
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/web");
+    let missing = if !web.join("node_modules").is_dir() {
+        Some("run `npm ci` in assets/web")
+    } else if !std::path::Path::new("/usr/bin/chromium").exists() && std::env::var_os("CHROMIUM").is_none() {
+        Some("Chromium is not installed")
+    } else {
+        None
+    };
+    if let Some(reason) = missing {
+        assert!(std::env::var_os("CI").is_none(), "cannot run the browser tunnel test under CI: {reason}");
+        eprintln!("skipped: the browser tunnel test: {reason}");
+        return;
+    }
+    let edge = Edge::start(None).await;
+    let sandbox = Sandbox::new(Some(&edge));
+    let server = start(&edge, &sandbox, &["--ngrok-authtoken", "t", "--room", "demo"]);
+    let up = server.next_event("tunnel", Some("up"), WAIT);
+    let link = up["phone_link"].as_str().unwrap().to_owned();
+    assert!(link.contains("#room=demo&token="), "{link}");
+
+    let laptop =
+        Client::connect(&server.url, json!({ "name": "laptop", "v": 1, "token": token_of(&link) }), "")
+            .await
+            .unwrap();
+    laptop.request("room:join", json!({ "room": "demo" })).await;
+    laptop.request("message:send", json!({ "room": "demo", "text": "hello phone" })).await;
+    laptop.next("message:new").await;
+
+    let phone = tokio::process::Command::new("node")
+        .args(["e2e/phone-link.mjs", &link, "hello phone", "hello laptop"])
+        .current_dir(&web)
+        .status();
+    let status =
+        tokio::time::timeout(Duration::from_secs(60), phone).await.expect("the browser finishes").unwrap();
+    assert!(status.success(), "the phone page failed: {status}");
+    let from_phone = laptop.next("message:new").await;
+    assert_eq!(from_phone["text"], "hello laptop");
+    assert_eq!(from_phone["user"]["name"], "Phone via tunnel");
+}

@@ -89,6 +89,15 @@ pub struct ServeArgs {
     #[arg(long, env = "RTCHAT_JSON")]
     pub json: bool,
 
+    /// Run as one of several processes sharing one chat: fan messages out
+    /// through this Redis (redis://host:port). Use with --db postgres://...
+    #[arg(long, env = "RTCHAT_REDIS", hide_env_values = true, value_name = "URL")]
+    pub redis: Option<String>,
+
+    /// Prefix of the Redis channels, so several chats can share one Redis.
+    #[arg(long, env = "RTCHAT_REDIS_PREFIX", default_value = "rtchat", value_name = "PREFIX")]
+    pub redis_prefix: String,
+
     #[command(flatten)]
     pub tunnel: TunnelArgs,
 }

@@ -29,6 +29,8 @@ pub struct Config {
     pub json: bool,
     /// Set with `--tunnel`.
     pub tunnel: Option<TunnelConfig>,
+    /// Set with `--redis`: the Redis URL and channel prefix.
+    pub redis: Option<(String, String)>,
     /// The access token was generated at start (for the tunnel), not given.
     pub token_generated: bool,
 }
@@ -159,8 +161,26 @@ impl Config {
             json: args.json,
             tunnel,
             token_generated,
+            redis: parse_redis(args)?,
         })
     }
+}
+
+fn parse_redis(args: &ServeArgs) -> Result<Option<(String, String)>, ConfigError> {
+    let Some(url) = args.redis.as_deref().map(str::trim) else { return Ok(None) };
+    let valid =
+        (url.starts_with("redis://") || url.starts_with("rediss://")) && redis::Client::open(url).is_ok();
+    if !valid {
+        return Err(ConfigError(format!(
+            "--redis {:?} is not a Redis URL; write it as redis://host:port",
+            crate::store::redact(url)
+        )));
+    }
+    let prefix = args.redis_prefix.trim();
+    if prefix.is_empty() || prefix.contains('#') {
+        return Err(ConfigError("--redis-prefix must be non-empty and without '#'".into()));
+    }
+    Ok(Some((url.to_owned(), prefix.to_owned())))
 }
 
 fn parse_tunnel(args: &TunnelArgs) -> Result<Option<TunnelConfig>, ConfigError> {
@@ -276,9 +296,18 @@ fn parse_db(db: &str) -> Result<DbTarget, ConfigError> {
         }
         return Ok(DbTarget::Sqlite(PathBuf::from(path)));
     }
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        if db.parse::<tokio_postgres::Config>().is_err() {
+            return Err(ConfigError(format!(
+                "--db {:?} is not a valid PostgreSQL URL; write it as postgres://user[:password]@host[:port]/database",
+                crate::store::redact(db)
+            )));
+        }
+        return Ok(DbTarget::Postgres(db.to_owned()));
+    }
     if let Some((scheme, _)) = db.split_once("://") {
         return Err(ConfigError(format!(
-            "--db scheme {scheme:?} is not supported; pass a file path, a sqlite: URL or `memory`"
+            "--db scheme {scheme:?} is not supported; pass a file path, a sqlite: URL, `memory` or a postgres:// URL"
         )));
     }
     Ok(DbTarget::Sqlite(PathBuf::from(db)))
@@ -328,11 +357,15 @@ mod tests {
             ("sqlite:chat.db", DbTarget::Sqlite("chat.db".into())),
             ("sqlite:///var/x.db", DbTarget::Sqlite("/var/x.db".into())),
             ("sqlite://data/x.db?mode=rwc", DbTarget::Sqlite("data/x.db".into())),
+            (
+                "postgres://u:p@127.0.0.1:5432/test",
+                DbTarget::Postgres("postgres://u:p@127.0.0.1:5432/test".into()),
+            ),
         ];
         for (arg, want) in cases {
             assert_eq!(&config(&["--db", arg]).unwrap().db, want, "{arg}");
         }
-        for bad in ["", "sqlite:", "mysql://x/y", "redis://localhost"] {
+        for bad in ["", "sqlite:", "mysql://x/y", "redis://localhost", "postgres://host:notaport/db"] {
             let err = config(&["--db", bad]).unwrap_err().to_string();
             assert!(err.contains("--db"), "{bad}: {err}");
         }

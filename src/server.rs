@@ -14,6 +14,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use socketioxide::adapter::Adapter;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+
+use crate::chat::fanout::RedisFanout;
+
+use crate::chat::health::Health;
 use crate::chat::{ChatState, handlers, pipeline};
 use crate::config::Config;
 use crate::http::{AppState, app};
@@ -97,13 +104,59 @@ pub async fn start(
     })?;
 
     let (pipeline, inbox) = pipeline::channel();
-    let chat = ChatState::new(store.clone(), pipeline.clone(), config.chat.clone());
-    let (socket_layer, io) = SocketIo::builder()
-        .max_payload(MAX_PAYLOAD)
-        .max_buffer_size(CLIENT_QUEUE)
-        .with_state(chat.clone())
-        .build_layer();
-    handlers::register(&io);
+    let builder = SocketIo::builder().max_payload(MAX_PAYLOAD).max_buffer_size(CLIENT_QUEUE);
+    match config.redis.clone() {
+        None => {
+            let chat =
+                ChatState::new(store.clone(), pipeline.clone(), config.chat.clone(), Health::default());
+            let (layer, io) = builder.with_state(chat.clone()).build_layer();
+            handlers::register(&io);
+            serve(config, listeners, shutdown, store, chat, pipeline, inbox, layer, io).await
+        }
+        Some((url, prefix)) => {
+            let fix = "check that Redis is running and the --redis URL is right";
+            // The adapter needs RESP3 push messages (Redis 6+).
+            let url = if url.contains("protocol=") {
+                url
+            } else {
+                format!("{url}{}protocol=resp3", if url.contains('?') { '&' } else { '?' })
+            };
+            let client = redis::Client::open(url.as_str())
+                .map_err(|e| anyhow::anyhow!("cannot use Redis at {}: {e}; {fix}", store::redact(&url)))?;
+            let driver = RedisFanout::connect(client).await.map_err(|e| {
+                anyhow::anyhow!("cannot connect to Redis at {}: {e}; {fix}", store::redact(&url))
+            })?;
+            let adapter = RedisAdapterCtr::new_with_driver(
+                driver.clone(),
+                RedisAdapterConfig::new().with_prefix(prefix),
+            );
+            let health = Health::with_redis(driver.up());
+            let chat = ChatState::new(store.clone(), pipeline.clone(), config.chat.clone(), health);
+            let (layer, io) = builder
+                .with_adapter::<CustomRedisAdapter<_, RedisFanout>>(adapter)
+                .with_state(chat.clone())
+                .build_layer();
+            handlers::register(&io).await.map_err(|e| {
+                anyhow::anyhow!("cannot subscribe to Redis at {}: {e}; {fix}", store::redact(&url))
+            })?;
+            serve(config, listeners, shutdown, store, chat, pipeline, inbox, layer, io).await
+        }
+    }
+}
+
+/// Serves the app once the Socket.IO server (with its adapter) exists.
+#[allow(clippy::too_many_arguments)]
+async fn serve<A: Adapter>(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    store: Arc<dyn store::Store>,
+    chat: ChatState,
+    pipeline: pipeline::Pipeline,
+    inbox: pipeline::PipelineInbox,
+    socket_layer: SocketIoLayer<A>,
+    io: SocketIo<A>,
+) -> anyhow::Result<Running> {
     let pipeline_task = tokio::spawn(pipeline::run(inbox, store.clone(), io.clone()));
 
     let backend_addr = listeners.backend.local_addr()?;

@@ -17,7 +17,10 @@ async fn get(url: &str) -> (StatusCode, Value) {
 async fn health_info_rooms_and_messages() {
     let server = TestServer::start().await;
     let u = &server.url;
-    assert_eq!(get(&format!("{u}/healthz")).await, (StatusCode::OK, json!({ "status": "ok", "db": "ok" })));
+    let (status, health) = get(&format!("{u}/healthz")).await;
+    assert_eq!((status, &health["status"], &health["db"]), (StatusCode::OK, &json!("ok"), &json!("ok")));
+    let metrics = reqwest::get(format!("{u}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("rtchat_connections 0") && metrics.contains("rtchat_db_up 1"), "{metrics}");
 
     let (status, info) = get(&format!("{u}/api/info")).await;
     assert_eq!(status, StatusCode::OK);

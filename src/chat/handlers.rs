@@ -14,6 +14,7 @@ use socketioxide::handler::{ConnectHandler, FromMessageParts, Value};
 use socketioxide::socket::Socket;
 use socketioxide_core::adapter::DefinedAdapter;
 
+use super::metrics::Metrics;
 use super::protocol::*;
 use super::rooms::{self, rich_room, seed_room};
 use super::session::{Session, Ticket, Turn};
@@ -85,6 +86,8 @@ async fn admit<A: Adapter>(
     let user = User { id: s.id.to_string(), name };
     let me = Arc::new(Session::new(user, rich, chat.settings.rate_limit));
     s.extensions.insert(me.clone());
+    Metrics::add(&chat.metrics.connections);
+    Metrics::add(&chat.metrics.connections_total);
 
     s.on("joinRoom", on_join_room::<A>);
     s.on("message", on_plain_message::<A>);
@@ -216,7 +219,7 @@ async fn on_plain_message<A: Adapter>(
         let room = session(&s)
             .current_room()
             .ok_or_else(|| ChatError::forbidden("join a room before sending messages"))?;
-        send(&s, &chat, turn, room, text, None).await
+        send_counted(&s, &chat, turn, room, text, None).await
     };
     reply.send(result.await.map(|message| SendAck { ok: true, message }));
 }
@@ -300,7 +303,7 @@ async fn on_message_send<A: Adapter>(
     let reply = Reply { socket: s.clone(), ack, has_ack, event: "message:send" };
     let result = async {
         let req = payload(req, "message:send")?;
-        send(&s, &chat, turn, req.room, req.text, req.client_id).await
+        send_counted(&s, &chat, turn, req.room, req.text, req.client_id).await
     };
     reply.send(result.await.map(|message| SendAck { ok: true, message }));
 }
@@ -380,7 +383,8 @@ async fn on_rooms_list<A: Adapter>(
     reply.send(result.await);
 }
 
-async fn on_disconnect<A: Adapter>(s: SocketRef<A>) {
+async fn on_disconnect<A: Adapter>(s: SocketRef<A>, State(chat): State<ChatState>) {
+    chat.metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     let me = session(&s);
     for room in rooms::joined(&s) {
         if me.stop_typing(&room) {
@@ -470,6 +474,7 @@ async fn send<A: Adapter>(
     validate::room_id(&room)?;
     validate::message_text(&text, chat.settings.max_message_len)?;
     validate::client_id(client_id.as_deref())?;
+    chat.health.check()?;
     let me = session(s);
     if !me.try_send() {
         return Err(ChatError::new(
@@ -488,6 +493,20 @@ async fn send<A: Adapter>(
     // Order matters only up to the queue; the commit is waited for outside the turn.
     drop(turn);
     Ok(pending.stored().await?.message)
+}
+
+/// [`send`], counted.
+async fn send_counted<A: Adapter>(
+    s: &SocketRef<A>,
+    chat: &ChatState,
+    turn: Turn,
+    room: String,
+    text: String,
+    client_id: Option<String>,
+) -> Result<Message, ChatError> {
+    let result = send(s, chat, turn, room, text, client_id).await;
+    Metrics::add(if result.is_ok() { &chat.metrics.messages_stored } else { &chat.metrics.messages_refused });
+    result
 }
 
 /// Reads the page of history a request names.

@@ -5,9 +5,13 @@
 //! - [`session`]: what the server keeps per connection;
 //! - [`rooms`]: chat rooms as adapter rooms, and presence;
 //! - [`pipeline`]: group commit then ordered fan-out;
+//! - [`health`] and [`fanout`]: Redis, when several processes share one chat;
 //! - [`validate`] and [`ratelimit`]: the input rules.
 
+pub mod fanout;
 pub mod handlers;
+pub mod health;
+pub mod metrics;
 pub mod pipeline;
 pub mod protocol;
 pub mod ratelimit;
@@ -41,11 +45,18 @@ pub struct ChatInner {
     pub store: Arc<dyn Store>,
     pub pipeline: Pipeline,
     pub settings: ChatSettings,
+    pub health: health::Health,
+    pub metrics: metrics::Metrics,
 }
 
 impl ChatState {
-    pub fn new(store: Arc<dyn Store>, pipeline: Pipeline, settings: ChatSettings) -> Self {
-        Self(Arc::new(ChatInner { store, pipeline, settings }))
+    pub fn new(
+        store: Arc<dyn Store>,
+        pipeline: Pipeline,
+        settings: ChatSettings,
+        health: health::Health,
+    ) -> Self {
+        Self(Arc::new(ChatInner { store, pipeline, settings, health, metrics: Default::default() }))
     }
 }
 

@@ -78,15 +78,27 @@ async fn require_token<A: Adapter>(
     next.run(request).await
 }
 
-/// `GET /healthz`: open to everyone; 503 when the database does not answer.
+/// `GET /healthz`: open to everyone; 503 when the database or Redis does not answer.
 pub async fn healthz<A: Adapter>(State(state): State<AppState<A>>) -> Response {
-    match state.chat.store.ping().await {
-        Ok(()) => Json(json!({ "status": "ok", "db": "ok" })).into_response(),
-        Err(e) => {
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "db": e.to_string() })))
-                .into_response()
-        }
+    let db = state.chat.store.ping().await;
+    let redis = state.chat.health.redis_up();
+    let healthy = db.is_ok() && redis != Some(false);
+    let mut body = json!({
+        "status": if healthy { "ok" } else { "unavailable" },
+        "db": match &db { Ok(()) => "ok".to_owned(), Err(e) => e.to_string() },
+    });
+    if let Some(up) = redis {
+        body["redis"] = json!(if up { "ok" } else { "unreachable" });
     }
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+/// `GET /metrics`: this process's counters, in Prometheus text format.
+pub async fn metrics<A: Adapter>(State(state): State<AppState<A>>) -> Response {
+    let db_up = state.chat.store.ping().await.is_ok();
+    let text = state.chat.metrics.render(state.chat.health.redis_up(), db_up);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn info<A: Adapter>(State(state): State<AppState<A>>) -> Response {

@@ -1,5 +1,5 @@
 //! The HTTP side: one [`app`] router, served on both ports, carrying Socket.IO
-//! at `/socket.io/`, the REST API under `/api/`, `/healthz`, and the web UI.
+//! at `/socket.io/`, the REST API under `/api/`, `/healthz`, `/metrics`, and the web UI.
 
 mod api;
 mod assets;
@@ -45,6 +45,7 @@ pub fn app<A: Adapter>(state: AppState<A>) -> Router {
     let socket_layer = state.socket_layer.clone();
     Router::new()
         .route("/healthz", get(api::healthz::<A>))
+        .route("/metrics", get(api::metrics::<A>))
         .nest("/api", api::routes(state.clone()))
         .fallback_service(assets::service())
         .with_state(state)

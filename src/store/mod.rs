@@ -3,6 +3,7 @@
 //! SQLite ([`sqlite::SqliteStore`]) is the zero-setup default. Writes arrive in
 //! batches from the chat's send pipeline, so one commit covers many messages.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
@@ -20,6 +21,8 @@ pub enum DbTarget {
     Sqlite(PathBuf),
     /// A SQLite database in memory: gone when the process stops.
     Memory,
+    /// A PostgreSQL database shared by several processes (`postgres://…`).
+    Postgres(String),
 }
 
 impl fmt::Display for DbTarget {
@@ -27,14 +30,31 @@ impl fmt::Display for DbTarget {
         match self {
             Self::Sqlite(path) => write!(f, "{}", path.display()),
             Self::Memory => f.write_str("memory (history is lost on exit)"),
+            Self::Postgres(url) => f.write_str(&redact(url)),
         }
     }
 }
 
 /// Opens the store a target names.
 pub async fn open(target: &DbTarget) -> Result<Arc<dyn Store>, StoreError> {
-    let store = sqlite::SqliteStore::open(target.clone()).await?;
-    Ok(Arc::new(store))
+    Ok(match target {
+        DbTarget::Postgres(url) => Arc::new(postgres::PostgresStore::open(url).await?),
+        other => Arc::new(sqlite::SqliteStore::open(other.clone()).await?),
+    })
+}
+
+/// A database URL with its password hidden, for printing.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// Why the store could not do what was asked.

@@ -70,6 +70,7 @@ impl SqliteStore {
     fn open_blocking(target: &DbTarget) -> Result<Self, StoreError> {
         let (conn, path) = match target {
             DbTarget::Memory => (Connection::open_in_memory().map_err(backend)?, None),
+            DbTarget::Postgres(_) => return Err(StoreError::Backend("not a SQLite target".into())),
             DbTarget::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)

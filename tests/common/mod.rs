@@ -4,6 +4,7 @@
 
 pub mod edge;
 pub mod qrdecode;
+pub mod services;
 pub mod sio;
 
 use std::io::{BufRead, BufReader};
@@ -22,6 +23,45 @@ use tokio::sync::oneshot;
 #[allow(unused_imports)]
 pub use sio::Client;
 
+thread_local! {
+    /// Set by the `scaled` half of [`both_stacks!`]: servers started on this
+    /// thread use PostgreSQL and the Redis adapter instead of SQLite.
+    static SCALED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// For the `scaled` half of [`both_stacks!`]: `false` (the test is skipped,
+/// with the reason printed) when Redis and PostgreSQL are not configured.
+pub fn use_scaled_stack() -> bool {
+    if services::Services::from_env().is_none() {
+        return false;
+    }
+    SCALED.with(|s| s.set(true));
+    true
+}
+
+/// Defines each test twice: in `sqlite`, on the zero-setup default, and in
+/// `scaled`, on PostgreSQL and the Redis adapter. One suite, both stacks.
+#[macro_export]
+macro_rules! both_stacks {
+    ($($(#[$meta:meta])* async fn $name:ident() $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $( $(#[$meta])* #[tokio::test] async fn $name() $body )*
+        }
+        mod scaled {
+            #[allow(unused_imports)]
+            use super::*;
+            $( $(#[$meta])* #[tokio::test] async fn $name() {
+                if !common::use_scaled_stack() {
+                    return;
+                }
+                $body
+            } )*
+        }
+    };
+}
+
 /// A server running inside the test's runtime; stops when dropped.
 pub struct TestServer {
     pub url: String,
@@ -30,10 +70,10 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     running: Option<Running>,
     _dir: Option<tempfile::TempDir>,
+    _database: Option<services::Database>,
 }
 
-fn serve_args(db: &Path, extra: &[&str]) -> Config {
-    let db = db.to_str().unwrap();
+fn serve_args(db: &str, extra: &[&str]) -> Config {
     let argv = ["rtchat", "serve", "--host", "127.0.0.1", "--port", "0", "--ui-port", "0", "--db", db];
     let cli = Cli::try_parse_from(argv.iter().chain(extra)).expect("test flags parse");
     let Sub::Serve(args) = cli.command;
@@ -47,7 +87,22 @@ impl TestServer {
     }
 
     /// A server with extra `serve` flags and a fresh database.
+    ///
+    /// In the `scaled` half of [`both_stacks!`] the same server runs on the
+    /// scaled-out stack instead: a fresh PostgreSQL database and the Redis
+    /// adapter, so one suite proves the same protocol on both.
     pub async fn with(extra: &[&str]) -> Self {
+        if SCALED.with(|s| s.get()) {
+            let services =
+                services::Services::from_env().expect("the scaled stack needs Redis and PostgreSQL");
+            let database = services.database().await;
+            let prefix = services.prefix();
+            let mut args = vec!["--redis", &services.redis, "--redis-prefix", &prefix];
+            args.extend(extra);
+            let mut server = Self::on_target(&database.url, &args).await;
+            server._database = Some(database);
+            return server;
+        }
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("chat.db");
         let mut server = Self::on(&db, extra).await;
@@ -57,6 +112,10 @@ impl TestServer {
 
     /// A server on an existing database file.
     pub async fn on(db: &Path, extra: &[&str]) -> Self {
+        Self::on_target(db.to_str().unwrap(), extra).await
+    }
+
+    async fn on_target(db: &str, extra: &[&str]) -> Self {
         let config = serve_args(db, extra);
         let listeners = Listeners::bind(&config).await.expect("bind port 0");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -68,10 +127,11 @@ impl TestServer {
         Self {
             url: running.info.local.backend.clone(),
             ui_url: running.info.local.ui.clone(),
-            db: db.to_owned(),
+            db: PathBuf::from(db),
             stop: Some(stop),
             running: Some(running),
             _dir: None,
+            _database: None,
         }
     }
 

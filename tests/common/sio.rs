@@ -124,6 +124,8 @@ impl Client {
                     let _ = event_tx.send(("disconnect".into(), Value::Null));
                 }
             }
+            // Pending acks will never come: fail them now.
+            ack_map.lock().unwrap().clear();
             let _ = event_tx.send(("closed".into(), Value::Null));
         });
         Ok(Client {

@@ -1,0 +1,82 @@
+//! The shared services scaled-out tests need: Redis and PostgreSQL, named by
+//! `RTCHAT_TEST_REDIS_URL` and `RTCHAT_TEST_DATABASE_URL`. Each test gets its
+//! own fresh database and Redis channel prefix, so tests never see each other.
+
+use tokio_postgres::NoTls;
+
+pub struct Services {
+    pub redis: String,
+    admin: String,
+}
+
+/// A database created for one test; dropped (forcibly) with it.
+pub struct Database {
+    pub url: String,
+    name: String,
+    admin: String,
+}
+
+impl Services {
+    /// The services from the environment, or why they are missing. Under CI a
+    /// missing service is a failure, not a skip.
+    pub fn from_env() -> Option<Services> {
+        let redis = std::env::var("RTCHAT_TEST_REDIS_URL").ok().filter(|v| !v.is_empty());
+        let admin = std::env::var("RTCHAT_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty());
+        match (redis, admin) {
+            (Some(redis), Some(admin)) => Some(Services { redis, admin }),
+            _ => {
+                let reason = "set RTCHAT_TEST_REDIS_URL and RTCHAT_TEST_DATABASE_URL to run it (see README)";
+                assert!(std::env::var_os("CI").is_none(), "scaled-out tests cannot run under CI: {reason}");
+                eprintln!("skipped: this test needs Redis and PostgreSQL: {reason}");
+                None
+            }
+        }
+    }
+
+    /// A fresh, empty database.
+    pub async fn database(&self) -> Database {
+        let name = format!("rtchat_t_{}", rtchat::chat::random_hex(6));
+        let (client, conn) =
+            tokio_postgres::connect(&self.admin, NoTls).await.expect("connect to the test database");
+        tokio::spawn(conn);
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
+        Database { url: with_database(&self.admin, &name), name, admin: self.admin.clone() }
+    }
+
+    /// A Redis channel prefix no other test uses.
+    pub fn prefix(&self) -> String {
+        format!("rtchat-test-{}", rtchat::chat::random_hex(6))
+    }
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        // Best effort, on a thread with its own runtime: Drop cannot await.
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok((client, conn)) = tokio_postgres::connect(&admin, NoTls).await {
+                    tokio::spawn(conn);
+                    let _ =
+                        client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                }
+            });
+        })
+        .join();
+    }
+}

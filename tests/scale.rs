@@ -1,0 +1,291 @@
+//! Several rtchat processes as one chat, on real Redis (the socketioxide-redis
+//! adapter) and real PostgreSQL. Needs RTCHAT_TEST_REDIS_URL and
+//! RTCHAT_TEST_DATABASE_URL; without them each test prints why it is skipped.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::services::{Database, Services};
+use common::{Client, Process};
+use serde_json::{Value, json};
+
+/// `n` processes sharing a fresh database and a private Redis channel prefix.
+struct Cluster {
+    nodes: Vec<Process>,
+    _db: Database,
+}
+
+async fn cluster(services: &Services, n: usize, redis: Option<&str>) -> Cluster {
+    let db = services.database().await;
+    let prefix = services.prefix();
+    let redis = redis.unwrap_or(&services.redis).to_owned();
+    let nodes = (0..n)
+        .map(|_| {
+            Process::start(&[
+                "--port",
+                "0",
+                "--ui-port",
+                "0",
+                "--db",
+                &db.url,
+                "--redis",
+                &redis,
+                "--redis-prefix",
+                &prefix,
+                "--rate-limit",
+                "0",
+            ])
+        })
+        .collect();
+    Cluster { nodes, _db: db }
+}
+
+async fn history(url: &str, room: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut after = "0000000000000000".to_owned();
+    loop {
+        let page: Value = reqwest::get(format!("{url}/api/rooms/{room}/messages?after={after}&limit=100"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let page = page["messages"].as_array().unwrap().clone();
+        let Some(last) = page.last() else { return all };
+        after = last["id"].as_str().unwrap().to_owned();
+        all.extend(page);
+    }
+}
+
+fn ids(messages: &[Value]) -> Vec<String> {
+    messages.iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn three_processes_are_one_chat() {
+    let Some(services) = Services::from_env() else { return };
+    let c = cluster(&services, 3, None).await;
+    let mut clients = Vec::new();
+    for (i, node) in c.nodes.iter().enumerate() {
+        for j in 0..2 {
+            let client = Client::rich(&node.url, &format!("n{i}c{j}")).await;
+            assert_eq!(client.request("room:join", json!({ "room": "all" })).await["ok"], true);
+            clients.push(client);
+        }
+    }
+    let mut sent = BTreeSet::new();
+    for (i, client) in clients.iter().enumerate() {
+        let ack = client.request("message:send", json!({ "room": "all", "text": format!("from {i}") })).await;
+        sent.insert(ack["message"]["id"].as_str().unwrap().to_owned());
+    }
+    for client in &clients {
+        let mut got = Vec::new();
+        for _ in 0..clients.len() {
+            got.push(client.next("message:new").await["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), sent, "every message once");
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "in id order");
+    }
+    // Nothing more arrives: the next message each client sees is a new one.
+    clients[0].request("message:send", json!({ "room": "all", "text": "last" })).await;
+    for client in &clients {
+        assert_eq!(client.next("message:new").await["text"], "last", "no duplicate was delivered");
+    }
+    let first = history(&c.nodes[0].url, "all").await;
+    assert_eq!(first.len(), 7);
+    for node in &c.nodes[1..] {
+        assert_eq!(history(&node.url, "all").await, first, "history is the same on every process");
+    }
+}
+
+#[tokio::test]
+async fn presence_and_room_counts_agree_across_processes() {
+    let Some(services) = Services::from_env() else { return };
+    let c = cluster(&services, 3, None).await;
+    let ann = Client::rich(&c.nodes[0].url, "ann").await;
+    let bob = Client::rich(&c.nodes[1].url, "bob").await;
+    let cat = Client::seed(&c.nodes[2].url, Some("p")).await;
+    ann.request("room:join", json!({ "room": "p" })).await;
+    let joined = bob.request("room:join", json!({ "room": "p" })).await;
+    let names: Vec<&str> =
+        joined["members"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3, "members on every process: {names:?}");
+    assert!(names.contains(&"ann") && names.contains(&"bob"));
+    assert_eq!(ann.next("presence:join").await["user"]["name"], "bob", "presence crosses processes");
+
+    let count = |rooms: &Value| {
+        rooms["rooms"].as_array().unwrap().iter().find(|r| r["id"] == "p").unwrap()["members"].clone()
+    };
+    for node in &c.nodes {
+        let rooms: Value =
+            reqwest::get(format!("{}/api/rooms", node.url)).await.unwrap().json().await.unwrap();
+        assert_eq!(count(&rooms), 3, "{}", node.url);
+    }
+    bob.close();
+    drop(bob);
+    assert_eq!(ann.next("presence:leave").await["user"]["name"], "bob");
+    for node in &c.nodes {
+        let rooms: Value =
+            reqwest::get(format!("{}/api/rooms", node.url)).await.unwrap().json().await.unwrap();
+        assert_eq!(count(&rooms), 2, "a disconnect leaves every process's count: {}", node.url);
+    }
+    drop(cat);
+}
+
+#[tokio::test]
+async fn killing_a_process_loses_no_acknowledged_message() {
+    let Some(services) = Services::from_env() else { return };
+    let c = cluster(&services, 2, None).await;
+    let (doomed, survivor) = (c.nodes[0].url.clone(), c.nodes[1].url.clone());
+    let sender = Client::rich(&doomed, "sender").await;
+    let reader = Client::rich(&doomed, "reader").await;
+    let watcher = Client::rich(&survivor, "watcher").await;
+    for client in [&sender, &reader, &watcher] {
+        client.request("room:join", json!({ "room": "k" })).await;
+    }
+    let acks: Vec<_> = (0..300)
+        .map(|i| {
+            sender
+                .emit_raw_args(
+                    true,
+                    &json!(["message:send", { "room": "k", "text": format!("m{i}") }]).to_string(),
+                )
+                .unwrap()
+        })
+        .collect();
+    // Mid-stream: once some are acknowledged, SIGKILL the process.
+    let mut acked = Vec::new();
+    let mut acks = acks.into_iter();
+    for ack in acks.by_ref().take(40) {
+        let reply = tokio::time::timeout(Duration::from_secs(10), ack).await.unwrap().unwrap();
+        acked.push(reply["message"]["id"].as_str().unwrap().to_owned());
+    }
+    c.nodes[0].signal("KILL");
+    for ack in acks {
+        if let Ok(Ok(reply)) = tokio::time::timeout(Duration::from_secs(2), ack).await {
+            if reply["ok"] == true {
+                acked.push(reply["message"]["id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let mut seen: Vec<Value> = reader.drain("message:new").await;
+    drop(reader);
+
+    // The reader reconnects to the surviving process and catches up.
+    let reader = Client::rich(&survivor, "reader").await;
+    reader.request("room:join", json!({ "room": "k" })).await;
+    let mut after =
+        seen.last().map_or("0000000000000000".to_owned(), |m| m["id"].as_str().unwrap().to_owned());
+    loop {
+        let page = reader.request("history", json!({ "room": "k", "after": after, "limit": 100 })).await;
+        let page = page["messages"].as_array().unwrap().clone();
+        let Some(last) = page.last() else { break };
+        after = last["id"].as_str().unwrap().to_owned();
+        seen.extend(page);
+    }
+    let seen = ids(&seen);
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), seen.len(), "no duplicate");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order");
+    let stored = ids(&history(&survivor, "k").await);
+    assert_eq!(seen, stored, "the reader has exactly what is stored");
+    for id in &acked {
+        assert!(stored.contains(id), "acknowledged message {id} is stored");
+    }
+    assert!(acked.len() >= 40);
+    // The survivor's own client saw everything too.
+    let live = ids(&watcher.drain("message:new").await);
+    assert!(live.iter().all(|id| stored.contains(id)));
+}
+
+/// A Redis of our own on a free port, so stopping it disturbs nothing else.
+struct PrivateRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        // Ready when it answers PING.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            std::thread::yield_now();
+        }
+        Self { port, child }
+    }
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `/healthz` until `want(body)`, at most 15 s.
+async fn health_until(url: &str, want: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut interval = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        interval.tick().await;
+        let body: Value = reqwest::get(format!("{url}/healthz")).await.unwrap().json().await.unwrap();
+        if want(&body) {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "healthz never became what was expected: {body}");
+    }
+}
+
+#[tokio::test]
+async fn losing_redis_is_reported_refuses_sends_and_recovers() {
+    let Some(services) = Services::from_env() else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let redis = PrivateRedis::start(port);
+    let c = cluster(&services, 2, Some(&redis.url())).await;
+    let a = Client::rich(&c.nodes[0].url, "a").await;
+    let b = Client::rich(&c.nodes[1].url, "b").await;
+    for client in [&a, &b] {
+        client.request("room:join", json!({ "room": "o" })).await;
+    }
+    a.request("message:send", json!({ "room": "o", "text": "before" })).await;
+    assert_eq!(b.next("message:new").await["text"], "before");
+
+    drop(redis);
+    let body = health_until(&c.nodes[0].url, |b| b["redis"] == "unreachable").await;
+    assert_eq!(body["status"], "unavailable");
+    let refused = a.request("message:send", json!({ "room": "o", "text": "during" })).await;
+    assert_eq!(refused["error"]["code"], "unavailable", "{refused}");
+
+    let _redis = PrivateRedis::start(port);
+    for node in &c.nodes {
+        health_until(&node.url, |b| b["status"] == "ok").await;
+    }
+    // Sends work again and cross processes; clients catch up from the store.
+    let mut delivered = None;
+    for attempt in 0..50 {
+        let sent =
+            a.request("message:send", json!({ "room": "o", "text": format!("after {attempt}") })).await;
+        assert_eq!(sent["ok"], true, "{sent}");
+        if let Some(m) = b.try_next("message:new").await {
+            delivered = Some(m);
+            break;
+        }
+    }
+    let delivered = delivered.expect("messages cross processes again after Redis returns");
+    let caught_up = b.request("history", json!({ "room": "o", "after": "0000000000000000" })).await;
+    let texts: Vec<&str> =
+        caught_up["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts.first(), Some(&"before"));
+    assert!(!texts.contains(&"during"), "a refused message was not stored");
+    assert!(texts.contains(&delivered["text"].as_str().unwrap()));
+}

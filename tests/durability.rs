@@ -5,25 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, Process, TestServer};
-use serde_json::{Value, json};
-
-async fn history(url: &str, room: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    let mut after = "0000000000000000".to_owned();
-    loop {
-        let page: Value = reqwest::get(format!("{url}/api/rooms/{room}/messages?after={after}&limit=100"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let page = page["messages"].as_array().unwrap().clone();
-        let Some(last) = page.last() else { return all };
-        after = last["id"].as_str().unwrap().to_owned();
-        all.extend(page);
-    }
-}
+use common::{Client, Process, TestServer, rest_history};
+use serde_json::json;
 
 #[tokio::test]
 async fn acknowledged_messages_survive_sigkill() {
@@ -56,7 +39,7 @@ async fn acknowledged_messages_survive_sigkill() {
     drop(server);
 
     let restarted = Process::start(&args);
-    let stored = history(&restarted.url, "d").await;
+    let stored = rest_history(&restarted.url, "d").await;
     assert_eq!(stored, acked, "every acknowledged message is there, once, in order");
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::services::{Database, Services};
-use common::{Client, Process};
+use common::{Client, Process, rest_history};
 use serde_json::{Value, json};
 
 /// `n` processes sharing a fresh database and a private Redis channel prefix.
@@ -40,23 +40,6 @@ async fn cluster(services: &Services, n: usize, redis: Option<&str>) -> Cluster 
         })
         .collect();
     Cluster { nodes, _db: db }
-}
-
-async fn history(url: &str, room: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    let mut after = "0000000000000000".to_owned();
-    loop {
-        let page: Value = reqwest::get(format!("{url}/api/rooms/{room}/messages?after={after}&limit=100"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let page = page["messages"].as_array().unwrap().clone();
-        let Some(last) = page.last() else { return all };
-        after = last["id"].as_str().unwrap().to_owned();
-        all.extend(page);
-    }
 }
 
 fn ids(messages: &[Value]) -> Vec<String> {
@@ -93,10 +76,10 @@ async fn three_processes_are_one_chat() {
     for client in &clients {
         assert_eq!(client.next("message:new").await["text"], "last", "no duplicate was delivered");
     }
-    let first = history(&c.nodes[0].url, "all").await;
+    let first = rest_history(&c.nodes[0].url, "all").await;
     assert_eq!(first.len(), 7);
     for node in &c.nodes[1..] {
-        assert_eq!(history(&node.url, "all").await, first, "history is the same on every process");
+        assert_eq!(rest_history(&node.url, "all").await, first, "history is the same on every process");
     }
 }
 
@@ -188,7 +171,7 @@ async fn killing_a_process_loses_no_acknowledged_message() {
     let seen = ids(&seen);
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), seen.len(), "no duplicate");
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order");
-    let stored = ids(&history(&survivor, "k").await);
+    let stored = ids(&rest_history(&survivor, "k").await);
     assert_eq!(seen, stored, "the reader has exactly what is stored");
     for id in &acked {
         assert!(stored.contains(id), "acknowledged message {id} is stored");

@@ -14,12 +14,15 @@ use socketioxide::handler::{ConnectHandler, FromMessageParts, Value};
 use socketioxide::socket::Socket;
 use socketioxide_core::adapter::DefinedAdapter;
 
+use super::actions::{
+    announce, announce_typing, expire_typing, join, leave, read_history, send_counted, summaries,
+};
 use super::metrics::Metrics;
 use super::protocol::*;
-use super::rooms::{self, rich_room, seed_room};
+use super::rooms;
 use super::session::{Session, Ticket, Turn};
 use super::{ChatState, random_hex, secrets_match, validate};
-use crate::store::{self, NewMessage, Page, RoomRecord};
+use crate::store::{self, RoomRecord};
 
 /// Installs the chat on the default namespace.
 /// Installs the chat on the default namespace; adapters that connect to a
@@ -120,7 +123,7 @@ fn guest_name() -> String {
     format!("guest-{:04}", u16::from_le_bytes(b) % 10_000)
 }
 
-fn session<A: Adapter>(s: &Socket<A>) -> Arc<Session> {
+pub(super) fn session<A: Adapter>(s: &Socket<A>) -> Arc<Session> {
     s.extensions.get::<Arc<Session>>().expect("the connect middleware attaches a session to every socket")
 }
 
@@ -159,24 +162,38 @@ impl<A: Adapter> Reply<A> {
     }
 }
 
-/// Whether the client asked for an ack: decides where an error goes.
-struct HasAck(bool);
+/// An arriving event: how to answer it and its place in the connection's
+/// queue, taken synchronously when the event arrives (see [`Ticket`]).
+struct Request<A: Adapter> {
+    socket: SocketRef<A>,
+    ack: AckSender<A>,
+    has_ack: bool,
+    ticket: Ticket,
+}
 
-impl<A: Adapter> FromMessageParts<A> for HasAck {
+impl<A: Adapter> FromMessageParts<A> for Request<A> {
     type Error = Infallible;
     fn from_message_parts(
-        _: &Arc<Socket<A>>,
-        _: &mut Value,
+        s: &Arc<Socket<A>>,
+        v: &mut Value,
         ack_id: &Option<i64>,
     ) -> Result<Self, Infallible> {
-        Ok(HasAck(ack_id.is_some()))
+        Ok(Request {
+            socket: SocketRef::from_message_parts(s, v, ack_id)?,
+            ack: AckSender::from_message_parts(s, v, ack_id)?,
+            has_ack: ack_id.is_some(),
+            ticket: session(s).ticket(),
+        })
     }
 }
 
-impl<A: Adapter> FromMessageParts<A> for Ticket {
-    type Error = Infallible;
-    fn from_message_parts(s: &Arc<Socket<A>>, _: &mut Value, _: &Option<i64>) -> Result<Self, Infallible> {
-        Ok(session(s).ticket())
+impl<A: Adapter> Request<A> {
+    /// Waits until the connection's earlier events are done with their ordered
+    /// part; returns the socket, how to answer, and the turn to hold.
+    async fn begin(self, event: &'static str) -> (SocketRef<A>, Reply<A>, Turn) {
+        let turn = self.ticket.wait().await;
+        let reply = Reply { socket: self.socket.clone(), ack: self.ack, has_ack: self.has_ack, event };
+        (self.socket, reply, turn)
     }
 }
 
@@ -187,16 +204,12 @@ fn payload<T>(data: Result<T, impl std::fmt::Display>, event: &str) -> Result<T,
 // ---- seed-compatible events ----
 
 async fn on_join_room<A: Adapter>(
-    s: SocketRef<A>,
+    event: Request<A>,
     io: SocketIo<A>,
     State(chat): State<ChatState>,
-    ack: AckSender<A>,
-    HasAck(has_ack): HasAck,
-    ticket: Ticket,
     TryData(room): TryData<String>,
 ) {
-    let _turn = ticket.wait().await;
-    let reply = Reply { socket: s.clone(), ack, has_ack, event: "joinRoom" };
+    let (s, reply, _turn) = event.begin("joinRoom").await;
     let result = match payload(room, "joinRoom") {
         Ok(room) => join(&s, &io, &chat, &room, None).await.map(|_| OkAck { ok: true }),
         Err(e) => Err(e),
@@ -205,15 +218,11 @@ async fn on_join_room<A: Adapter>(
 }
 
 async fn on_plain_message<A: Adapter>(
-    s: SocketRef<A>,
+    event: Request<A>,
     State(chat): State<ChatState>,
-    ack: AckSender<A>,
-    HasAck(has_ack): HasAck,
-    ticket: Ticket,
     TryData(text): TryData<String>,
 ) {
-    let turn = ticket.wait().await;
-    let reply = Reply { socket: s.clone(), ack, has_ack, event: "message" };
+    let (s, reply, turn) = event.begin("message").await;
     let result = async {
         let text = payload(text, "message")?;
         let room = session(&s)
@@ -227,16 +236,12 @@ async fn on_plain_message<A: Adapter>(
 // ---- rich events ----
 
 async fn on_room_join<A: Adapter>(
-    s: SocketRef<A>,
+    event: Request<A>,
     io: SocketIo<A>,
     State(chat): State<ChatState>,
-    ack: AckSender<A>,
-    HasAck(has_ack): HasAck,
-    ticket: Ticket,
     TryData(req): TryData<JoinRequest>,
 ) {
-    let _turn = ticket.wait().await;
-    let reply = Reply { socket: s.clone(), ack, has_ack, event: "room:join" };
+    let (s, reply, _turn) = event.begin("room:join").await;
     let result = match payload(req, "room:join") {
         Ok(req) => join(&s, &io, &chat, &req.room, req.key.as_deref()).await,
         Err(e) => Err(e),
@@ -244,15 +249,8 @@ async fn on_room_join<A: Adapter>(
     reply.send(result);
 }
 
-async fn on_room_leave<A: Adapter>(
-    s: SocketRef<A>,
-    ack: AckSender<A>,
-    HasAck(has_ack): HasAck,
-    ticket: Ticket,
-    TryData(req): TryData<LeaveRequest>,
-) {
-    let _turn = ticket.wait().await;
-    let reply = Reply { socket: s.clone(), ack, has_ack, event: "room:leave" };
+async fn on_room_leave<A: Adapter>(event: Request<A>, TryData(req): TryData<LeaveRequest>) {
+    let (s, reply, _turn) = event.begin("room:leave").await;
     let result = async {
         let req = payload(req, "room:leave")?;
         let room = validate::room_id(&req.room)?;
@@ -263,15 +261,11 @@ async fn on_room_leave<A: Adapter>(
 }
 
 async fn on_room_create<A: Adapter>(
-    s: SocketRef<A>,
+    event: Request<A>,
     State(chat): State<ChatState>,
-    ack: AckSender<A>,
-    HasAck(has_ack): HasAck,
-    ticket: Ticket,
     TryData(req): TryData<CreateRequest>,
 ) {
-    let _turn = ticket.wait().await;
-    let reply = Reply { socket: s.clone(), ack, has_ack, event: "room:create" };
+    let (s, reply, _turn) = event.begin("room:create").await;
     let result = async {
         let req = payload(req, "room:create")?;
         let id = match req.room {
@@ -292,15 +286,11 @@ async fn on_room_create<A: Adapter>(
 }
 
 async fn on_message_send<A: Adapter>(
-    s: SocketRef<A>,
+    event: Request<A>,
     State(chat): State<ChatState>,
-    ack: AckSender<A>,
-    HasAck(has_ack): HasAck,
-    ticket: Ticket,
     TryData(req): TryData<SendRequest>,
 ) {
-    let turn = ticket.wait().await;
-    let reply = Reply { socket: s.clone(), ack, has_ack, event: "message:send" };
+    let (s, reply, turn) = event.begin("message:send").await;
     let result = async {
         let req = payload(req, "message:send")?;
         send_counted(&s, &chat, turn, req.room, req.text, req.client_id).await
@@ -308,15 +298,8 @@ async fn on_message_send<A: Adapter>(
     reply.send(result.await.map(|message| SendAck { ok: true, message }));
 }
 
-async fn on_typing<A: Adapter>(
-    s: SocketRef<A>,
-    ack: AckSender<A>,
-    HasAck(has_ack): HasAck,
-    ticket: Ticket,
-    TryData(req): TryData<TypingRequest>,
-) {
-    let _turn = ticket.wait().await;
-    let reply = Reply { socket: s.clone(), ack, has_ack, event: "typing" };
+async fn on_typing<A: Adapter>(event: Request<A>, TryData(req): TryData<TypingRequest>) {
+    let (s, reply, _turn) = event.begin("typing").await;
     let result = async {
         let req = payload(req, "typing")?;
         let room = validate::room_id(&req.room)?.to_owned();
@@ -338,15 +321,11 @@ async fn on_typing<A: Adapter>(
 }
 
 async fn on_history<A: Adapter>(
-    s: SocketRef<A>,
+    event: Request<A>,
     State(chat): State<ChatState>,
-    ack: AckSender<A>,
-    HasAck(has_ack): HasAck,
-    ticket: Ticket,
     TryData(req): TryData<HistoryRequest>,
 ) {
-    let _turn = ticket.wait().await;
-    let reply = Reply { socket: s.clone(), ack, has_ack, event: "history" };
+    let (s, reply, _turn) = event.begin("history").await;
     let result = async {
         let req = payload(req, "history")?;
         let room = validate::room_id(&req.room)?;
@@ -364,16 +343,8 @@ async fn on_history<A: Adapter>(
     reply.send(result.await);
 }
 
-async fn on_rooms_list<A: Adapter>(
-    s: SocketRef<A>,
-    io: SocketIo<A>,
-    State(chat): State<ChatState>,
-    ack: AckSender<A>,
-    HasAck(has_ack): HasAck,
-    ticket: Ticket,
-) {
-    let _turn = ticket.wait().await;
-    let reply = Reply { socket: s.clone(), ack, has_ack, event: "rooms:list" };
+async fn on_rooms_list<A: Adapter>(event: Request<A>, io: SocketIo<A>, State(chat): State<ChatState>) {
+    let (s, reply, _turn) = event.begin("rooms:list").await;
     let result = async {
         let joined = rooms::joined(&s);
         let visible = chat.store.rooms().await?.into_iter().filter(|r| !r.private || joined.contains(&r.id));
@@ -393,184 +364,4 @@ async fn on_disconnect<A: Adapter>(s: SocketRef<A>, State(chat): State<ChatState
         announce(&s, "presence:leave", &room, &me.user).await;
     }
     tracing::debug!(sid = %s.id, name = %me.user.name, "disconnected");
-}
-
-// ---- the shared steps ----
-
-/// Joins a chat room: checks it and its key, makes it current, announces the
-/// newcomer, and returns who is there with the latest history.
-async fn join<A: Adapter>(
-    s: &SocketRef<A>,
-    io: &SocketIo<A>,
-    chat: &ChatState,
-    room: &str,
-    key: Option<&str>,
-) -> Result<JoinAck, ChatError> {
-    let room = validate::room_id(room)?;
-    let record = match chat.store.room(room).await? {
-        Some(record) => record,
-        None => chat.store.ensure_room(room).await?,
-    };
-    if record.private {
-        let key = key.ok_or_else(|| ChatError::forbidden("this room is private; you need its invite key"))?;
-        let matches = record.key_hash.is_some_and(|h| secrets_match(store::hash_key(key), h));
-        if !matches {
-            return Err(ChatError::forbidden("that key does not open this room"));
-        }
-    }
-    let me = session(s);
-    let already = rooms::is_member(s, room);
-    let previous = me.set_current(Some(room));
-    if me.rich {
-        s.join(rich_room(room));
-    } else {
-        // A seed-style client is in one room at a time: its current one.
-        if let Some(previous) = previous.filter(|p| p != room) {
-            leave(s, &previous).await;
-        }
-        s.join(seed_room(room));
-    }
-    if !already {
-        announce(s, "presence:join", room, &me.user).await;
-    }
-    let members = rooms::members(io, room)
-        .await
-        .map_err(|_| ChatError::unavailable("could not read the room's members; try again"))?;
-    let history = chat.store.history(room, Page::Latest, validate::DEFAULT_HISTORY_LIMIT).await?;
-    Ok(JoinAck {
-        ok: true,
-        room: RoomInfo { id: room.to_owned(), private: record.private },
-        members,
-        history,
-    })
-}
-
-/// Leaves a chat room, telling the others; leaving a room one is not in is a no-op.
-async fn leave<A: Adapter>(s: &SocketRef<A>, room: &str) {
-    if !rooms::is_member(s, room) {
-        return;
-    }
-    let me = session(s);
-    s.leave([rich_room(room), seed_room(room)]);
-    if me.current_room().as_deref() == Some(room) {
-        me.set_current(None);
-    }
-    if me.stop_typing(room) {
-        announce_typing(s, &me, room, false).await;
-    }
-    announce(s, "presence:leave", room, &me.user).await;
-}
-
-/// Validates, rate-limits and queues a message while holding the connection's
-/// turn, then waits for it to be stored and delivered.
-async fn send<A: Adapter>(
-    s: &SocketRef<A>,
-    chat: &ChatState,
-    turn: Turn,
-    room: String,
-    text: String,
-    client_id: Option<String>,
-) -> Result<Message, ChatError> {
-    validate::room_id(&room)?;
-    validate::message_text(&text, chat.settings.max_message_len)?;
-    validate::client_id(client_id.as_deref())?;
-    chat.health.check()?;
-    let me = session(s);
-    if !me.try_send() {
-        return Err(ChatError::new(
-            ErrorCode::RateLimited,
-            "you are sending too fast; wait a moment and try again",
-        ));
-    }
-    if !rooms::is_member(s, &room) {
-        return Err(ChatError::forbidden("join the room before sending to it"));
-    }
-    if me.stop_typing(&room) {
-        announce_typing(s, &me, &room, false).await;
-    }
-    let message = NewMessage { room, user: me.user.clone(), text, ts: now_ms(), client_id };
-    let pending = chat.pipeline.enqueue(message).await?;
-    // Order matters only up to the queue; the commit is waited for outside the turn.
-    drop(turn);
-    Ok(pending.stored().await?.message)
-}
-
-/// [`send`], counted.
-async fn send_counted<A: Adapter>(
-    s: &SocketRef<A>,
-    chat: &ChatState,
-    turn: Turn,
-    room: String,
-    text: String,
-    client_id: Option<String>,
-) -> Result<Message, ChatError> {
-    let result = send(s, chat, turn, room, text, client_id).await;
-    Metrics::add(if result.is_ok() { &chat.metrics.messages_stored } else { &chat.metrics.messages_refused });
-    result
-}
-
-/// Reads the page of history a request names.
-pub async fn read_history(chat: &ChatState, req: &HistoryRequest) -> Result<Vec<Message>, ChatError> {
-    let id = |raw: &Option<String>, field: &str| -> Result<Option<u64>, ChatError> {
-        raw.as_deref()
-            .map(|id| {
-                store::parse_message_id(id)
-                    .ok_or_else(|| ChatError::bad_request(format!("{field} must be a message id")))
-            })
-            .transpose()
-    };
-    let page = match (id(&req.after, "after")?, id(&req.before, "before")?) {
-        (None, None) => Page::Latest,
-        (None, Some(before)) => Page::Before(before),
-        (Some(after), None) => Page::After(after),
-        (Some(after), Some(before)) => Page::Between { after, before },
-    };
-    let limit = validate::history_limit(req.limit)?;
-    Ok(chat.store.history(&req.room, page, limit).await?)
-}
-
-/// Adds live member counts to rooms.
-pub async fn summaries<A: Adapter>(
-    io: &SocketIo<A>,
-    rooms: impl IntoIterator<Item = RoomRecord>,
-) -> Result<Vec<RoomSummary>, ChatError> {
-    let mut out = Vec::new();
-    for r in rooms {
-        let members = rooms::member_count(io, &r.id)
-            .await
-            .map_err(|_| ChatError::unavailable("could not count the room's members; try again"))?;
-        out.push(RoomSummary { id: r.id, private: r.private, members });
-    }
-    Ok(out)
-}
-
-async fn announce<A: Adapter>(s: &SocketRef<A>, event: &str, room: &str, user: &User) {
-    let _ = s.to(rich_room(room)).emit(event, &PresenceEvent { room, user }).await;
-}
-
-async fn announce_typing<A: Adapter>(s: &SocketRef<A>, me: &Session, room: &str, typing: bool) {
-    let event = TypingEvent { room, user: &me.user, typing };
-    let _ = s.to(rich_room(room)).emit("typing", &event).await;
-}
-
-/// Ends a typing state that was not renewed within its time to live.
-async fn expire_typing<A: Adapter>(s: SocketRef<A>, me: Arc<Session>, room: String) {
-    let mut deadline = tokio::time::Instant::now() + super::session::TYPING_TTL;
-    loop {
-        tokio::time::sleep_until(deadline).await;
-        match me.expire_typing(&room) {
-            Ok(()) => {
-                if s.connected() {
-                    announce_typing(&s, &me, &room, false).await;
-                }
-                return;
-            }
-            Err(Some(renewed)) => deadline = renewed,
-            Err(None) => return,
-        }
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -1,13 +1,14 @@
 //! The chat: Socket.IO handlers, the protocol they speak, and the send pipeline.
 //!
 //! - [`protocol`]: wire types and error codes (the public API, see docs/protocol.md);
-//! - [`handlers`]: what each client event does;
+//! - [`handlers`]: what each client event does, and [`actions`]: the steps they share;
 //! - [`session`]: what the server keeps per connection;
 //! - [`rooms`]: chat rooms as adapter rooms, and presence;
 //! - [`pipeline`]: group commit then ordered fan-out;
 //! - [`health`] and [`fanout`]: Redis, when several processes share one chat;
 //! - [`validate`] and [`ratelimit`]: the input rules.
 
+pub mod actions;
 pub mod fanout;
 pub mod handlers;
 pub mod health;

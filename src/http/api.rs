@@ -11,7 +11,7 @@ use serde_json::json;
 use socketioxide::adapter::Adapter;
 
 use super::AppState;
-use crate::chat::handlers::{read_history, summaries};
+use crate::chat::actions::{read_history, summaries};
 use crate::chat::protocol::{ChatError, ErrorCode, HistoryRequest};
 use crate::chat::{secrets_match, validate};
 use crate::store;

@@ -166,6 +166,24 @@ pub fn free_ports() -> (String, String) {
     (a.local_addr().unwrap().port().to_string(), b.local_addr().unwrap().port().to_string())
 }
 
+/// A room's whole history through the REST API, paging with `after`.
+pub async fn rest_history(url: &str, room: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut after = "0000000000000000".to_owned();
+    loop {
+        let page: Value = reqwest::get(format!("{url}/api/rooms/{room}/messages?after={after}&limit=100"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let page = page["messages"].as_array().unwrap().clone();
+        let Some(last) = page.last() else { return all };
+        after = last["id"].as_str().unwrap().to_owned();
+        all.extend(page);
+    }
+}
+
 /// The path of the binary under test.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_rtchat")

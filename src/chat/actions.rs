@@ -1,0 +1,194 @@
+//! The steps events share: joining and leaving rooms, sending a message,
+//! reading history, counting members, and announcing presence and typing.
+
+use std::sync::Arc;
+
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+
+use super::handlers::session;
+use super::metrics::Metrics;
+use super::protocol::*;
+use super::rooms::{self, rich_room, seed_room};
+use super::session::{Session, Turn};
+use super::{ChatState, secrets_match, validate};
+use crate::store::{self, NewMessage, Page, RoomRecord};
+
+/// Joins a chat room: checks it and its key, makes it current, announces the
+/// newcomer, and returns who is there with the latest history.
+pub(super) async fn join<A: Adapter>(
+    s: &SocketRef<A>,
+    io: &SocketIo<A>,
+    chat: &ChatState,
+    room: &str,
+    key: Option<&str>,
+) -> Result<JoinAck, ChatError> {
+    let room = validate::room_id(room)?;
+    let record = match chat.store.room(room).await? {
+        Some(record) => record,
+        None => chat.store.ensure_room(room).await?,
+    };
+    if record.private {
+        let key = key.ok_or_else(|| ChatError::forbidden("this room is private; you need its invite key"))?;
+        let matches = record.key_hash.is_some_and(|h| secrets_match(store::hash_key(key), h));
+        if !matches {
+            return Err(ChatError::forbidden("that key does not open this room"));
+        }
+    }
+    let me = session(s);
+    let already = rooms::is_member(s, room);
+    let previous = me.set_current(Some(room));
+    if me.rich {
+        s.join(rich_room(room));
+    } else {
+        // A seed-style client is in one room at a time: its current one.
+        if let Some(previous) = previous.filter(|p| p != room) {
+            leave(s, &previous).await;
+        }
+        s.join(seed_room(room));
+    }
+    if !already {
+        announce(s, "presence:join", room, &me.user).await;
+    }
+    let members = rooms::members(io, room)
+        .await
+        .map_err(|_| ChatError::unavailable("could not read the room's members; try again"))?;
+    let history = chat.store.history(room, Page::Latest, validate::DEFAULT_HISTORY_LIMIT).await?;
+    Ok(JoinAck {
+        ok: true,
+        room: RoomInfo { id: room.to_owned(), private: record.private },
+        members,
+        history,
+    })
+}
+
+/// Leaves a chat room, telling the others; leaving a room one is not in is a no-op.
+pub(super) async fn leave<A: Adapter>(s: &SocketRef<A>, room: &str) {
+    if !rooms::is_member(s, room) {
+        return;
+    }
+    let me = session(s);
+    s.leave([rich_room(room), seed_room(room)]);
+    if me.current_room().as_deref() == Some(room) {
+        me.set_current(None);
+    }
+    if me.stop_typing(room) {
+        announce_typing(s, &me, room, false).await;
+    }
+    announce(s, "presence:leave", room, &me.user).await;
+}
+
+/// Validates, rate-limits and queues a message while holding the connection's
+/// turn, then waits for it to be stored and delivered.
+pub(super) async fn send<A: Adapter>(
+    s: &SocketRef<A>,
+    chat: &ChatState,
+    turn: Turn,
+    room: String,
+    text: String,
+    client_id: Option<String>,
+) -> Result<Message, ChatError> {
+    validate::room_id(&room)?;
+    validate::message_text(&text, chat.settings.max_message_len)?;
+    validate::client_id(client_id.as_deref())?;
+    chat.health.check()?;
+    let me = session(s);
+    if !me.try_send() {
+        return Err(ChatError::new(
+            ErrorCode::RateLimited,
+            "you are sending too fast; wait a moment and try again",
+        ));
+    }
+    if !rooms::is_member(s, &room) {
+        return Err(ChatError::forbidden("join the room before sending to it"));
+    }
+    if me.stop_typing(&room) {
+        announce_typing(s, &me, &room, false).await;
+    }
+    let message = NewMessage { room, user: me.user.clone(), text, ts: now_ms(), client_id };
+    let pending = chat.pipeline.enqueue(message).await?;
+    // Order matters only up to the queue; the commit is waited for outside the turn.
+    drop(turn);
+    Ok(pending.stored().await?.message)
+}
+
+/// [`send`], counted.
+pub(super) async fn send_counted<A: Adapter>(
+    s: &SocketRef<A>,
+    chat: &ChatState,
+    turn: Turn,
+    room: String,
+    text: String,
+    client_id: Option<String>,
+) -> Result<Message, ChatError> {
+    let result = send(s, chat, turn, room, text, client_id).await;
+    Metrics::add(if result.is_ok() { &chat.metrics.messages_stored } else { &chat.metrics.messages_refused });
+    result
+}
+
+/// Reads the page of history a request names.
+pub async fn read_history(chat: &ChatState, req: &HistoryRequest) -> Result<Vec<Message>, ChatError> {
+    let id = |raw: &Option<String>, field: &str| -> Result<Option<u64>, ChatError> {
+        raw.as_deref()
+            .map(|id| {
+                store::parse_message_id(id)
+                    .ok_or_else(|| ChatError::bad_request(format!("{field} must be a message id")))
+            })
+            .transpose()
+    };
+    let page = match (id(&req.after, "after")?, id(&req.before, "before")?) {
+        (None, None) => Page::Latest,
+        (None, Some(before)) => Page::Before(before),
+        (Some(after), None) => Page::After(after),
+        (Some(after), Some(before)) => Page::Between { after, before },
+    };
+    let limit = validate::history_limit(req.limit)?;
+    Ok(chat.store.history(&req.room, page, limit).await?)
+}
+
+/// Adds live member counts to rooms.
+pub async fn summaries<A: Adapter>(
+    io: &SocketIo<A>,
+    rooms: impl IntoIterator<Item = RoomRecord>,
+) -> Result<Vec<RoomSummary>, ChatError> {
+    let mut out = Vec::new();
+    for r in rooms {
+        let members = rooms::member_count(io, &r.id)
+            .await
+            .map_err(|_| ChatError::unavailable("could not count the room's members; try again"))?;
+        out.push(RoomSummary { id: r.id, private: r.private, members });
+    }
+    Ok(out)
+}
+
+pub(super) async fn announce<A: Adapter>(s: &SocketRef<A>, event: &str, room: &str, user: &User) {
+    let _ = s.to(rich_room(room)).emit(event, &PresenceEvent { room, user }).await;
+}
+
+pub(super) async fn announce_typing<A: Adapter>(s: &SocketRef<A>, me: &Session, room: &str, typing: bool) {
+    let event = TypingEvent { room, user: &me.user, typing };
+    let _ = s.to(rich_room(room)).emit("typing", &event).await;
+}
+
+/// Ends a typing state that was not renewed within its time to live.
+pub(super) async fn expire_typing<A: Adapter>(s: SocketRef<A>, me: Arc<Session>, room: String) {
+    let mut deadline = tokio::time::Instant::now() + super::session::TYPING_TTL;
+    loop {
+        tokio::time::sleep_until(deadline).await;
+        match me.expire_typing(&room) {
+            Ok(()) => {
+                if s.connected() {
+                    announce_typing(&s, &me, &room, false).await;
+                }
+                return;
+            }
+            Err(Some(renewed)) => deadline = renewed,
+            Err(None) => return,
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -8,7 +8,6 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
 use super::handlers::session;
-use super::metrics::Metrics;
 use super::protocol::*;
 use super::rooms::{self, rich_room, seed_room};
 use super::session::{Session, Turn};
@@ -111,20 +110,6 @@ pub(super) async fn send<A: Adapter>(
     // Order matters only up to the queue; the commit is waited for outside the turn.
     drop(turn);
     Ok(pending.stored().await?.message)
-}
-
-/// [`send`], counted.
-pub(super) async fn send_counted<A: Adapter>(
-    s: &SocketRef<A>,
-    chat: &ChatState,
-    turn: Turn,
-    room: String,
-    text: String,
-    client_id: Option<String>,
-) -> Result<Message, ChatError> {
-    let result = send(s, chat, turn, room, text, client_id).await;
-    Metrics::add(if result.is_ok() { &chat.metrics.messages_stored } else { &chat.metrics.messages_refused });
-    result
 }
 
 /// Reads the page of history a request names.

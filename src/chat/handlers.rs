@@ -14,9 +14,7 @@ use socketioxide::handler::{ConnectHandler, FromMessageParts, Value};
 use socketioxide::socket::Socket;
 use socketioxide_core::adapter::DefinedAdapter;
 
-use super::actions::{
-    announce, announce_typing, expire_typing, join, leave, read_history, send_counted, summaries,
-};
+use super::actions::{announce, announce_typing, expire_typing, join, leave, read_history, send, summaries};
 use super::metrics::Metrics;
 use super::protocol::*;
 use super::rooms;
@@ -228,7 +226,9 @@ async fn on_plain_message<A: Adapter>(
         let room = session(&s)
             .current_room()
             .ok_or_else(|| ChatError::forbidden("join a room before sending messages"))?;
-        send_counted(&s, &chat, turn, room, text, None).await
+        let sent = send(&s, &chat, turn, room, text, None).await;
+        chat.metrics.record_send(&sent);
+        sent
     };
     reply.send(result.await.map(|message| SendAck { ok: true, message }));
 }
@@ -293,7 +293,9 @@ async fn on_message_send<A: Adapter>(
     let (s, reply, turn) = event.begin("message:send").await;
     let result = async {
         let req = payload(req, "message:send")?;
-        send_counted(&s, &chat, turn, req.room, req.text, req.client_id).await
+        let sent = send(&s, &chat, turn, req.room, req.text, req.client_id).await;
+        chat.metrics.record_send(&sent);
+        sent
     };
     reply.send(result.await.map(|message| SendAck { ok: true, message }));
 }

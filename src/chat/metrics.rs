@@ -17,6 +17,11 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a send as stored or refused.
+    pub fn record_send<T, E>(&self, result: &Result<T, E>) {
+        Self::add(if result.is_ok() { &self.messages_stored } else { &self.messages_refused });
+    }
+
     /// The counters in Prometheus' text exposition format.
     pub fn render(&self, redis_up: Option<bool>, db_up: bool) -> String {
         let mut out = String::new();

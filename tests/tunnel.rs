@@ -143,6 +143,22 @@ async fn chat_ui_and_api_work_through_the_tunnel_with_the_generated_token() {
     let connected = http.get(&poll).send().await.unwrap().text().await.unwrap();
     // A polling response may carry several packets, separated by 0x1e.
     assert!(connected.split('\x1e').any(|p| p.starts_with("40{\"sid\"")), "{connected:?}");
+    // ...and chats over polling: join with an ack, send, and the laptop gets it.
+    let emit = |packet: String| http.post(&poll).body(packet).send();
+    assert_eq!(emit(format!("421{}", json!(["room:join", { "room": "demo" }]))).await.unwrap().status(), 200);
+    let replies = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut replies = String::new();
+        while !replies.contains("431[") {
+            replies += &http.get(&poll).send().await.unwrap().text().await.unwrap();
+        }
+        replies
+    })
+    .await
+    .expect("the join is acked over polling within 10 s");
+    assert!(replies.contains("\"ok\":true"), "{replies:?}");
+    let text = json!(["message:send", { "room": "demo", "text": "over long-polling" }]);
+    assert_eq!(emit(format!("422{text}")).await.unwrap().status(), 200);
+    assert_eq!(laptop.next("message:new").await["text"], "over long-polling");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

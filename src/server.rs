@@ -111,7 +111,7 @@ pub async fn start(
                 ChatState::new(store.clone(), pipeline.clone(), config.chat.clone(), Health::default());
             let (layer, io) = builder.with_state(chat.clone()).build_layer();
             handlers::register(&io);
-            serve(config, listeners, shutdown, store, chat, pipeline, inbox, layer, io).await
+            serve(config, listeners, shutdown, chat, inbox, (layer, io)).await
         }
         Some((url, prefix)) => {
             let fix = "check that Redis is running and the --redis URL is right";
@@ -139,24 +139,21 @@ pub async fn start(
             handlers::register(&io).await.map_err(|e| {
                 anyhow::anyhow!("cannot subscribe to Redis at {}: {e}; {fix}", store::redact(&url))
             })?;
-            serve(config, listeners, shutdown, store, chat, pipeline, inbox, layer, io).await
+            serve(config, listeners, shutdown, chat, inbox, (layer, io)).await
         }
     }
 }
 
 /// Serves the app once the Socket.IO server (with its adapter) exists.
-#[allow(clippy::too_many_arguments)]
 async fn serve<A: Adapter>(
     config: Config,
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    store: Arc<dyn store::Store>,
     chat: ChatState,
-    pipeline: pipeline::Pipeline,
     inbox: pipeline::PipelineInbox,
-    socket_layer: SocketIoLayer<A>,
-    io: SocketIo<A>,
+    (socket_layer, io): (SocketIoLayer<A>, SocketIo<A>),
 ) -> anyhow::Result<Running> {
+    let (store, pipeline) = (chat.store.clone(), chat.pipeline.clone());
     let pipeline_task = tokio::spawn(pipeline::run(inbox, store.clone(), io.clone()));
 
     let backend_addr = listeners.backend.local_addr()?;

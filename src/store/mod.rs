@@ -78,6 +78,20 @@ pub struct NewMessage {
     pub client_id: Option<String>,
 }
 
+impl NewMessage {
+    /// The message as stored under sequence number `seq`.
+    pub fn stored(self, seq: u64) -> Message {
+        Message {
+            id: message_id(seq),
+            room: self.room,
+            user: self.user,
+            text: self.text,
+            ts: self.ts,
+            client_id: self.client_id,
+        }
+    }
+}
+
 /// The outcome of storing one message.
 #[derive(Debug, Clone)]
 pub struct Appended {

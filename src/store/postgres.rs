@@ -165,14 +165,7 @@ impl Store for PostgresStore {
                 .map_err(backend)?;
             let seq: i64 = row.get(0);
             out.push(Appended {
-                message: Message {
-                    id: message_id(seq as u64),
-                    room: m.room,
-                    user: m.user,
-                    text: m.text,
-                    ts: m.ts,
-                    client_id: m.client_id,
-                },
+                message: m.stored(seq as u64),
                 duplicate: false,
             });
         }

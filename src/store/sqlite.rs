@@ -230,14 +230,7 @@ fn append_batch(w: &mut Writer, batch: Vec<NewMessage>) -> rusqlite::Result<Vec<
                 m.client_id
             ])?;
             out.push(Appended {
-                message: Message {
-                    id: message_id(seq),
-                    room: m.room,
-                    user: m.user,
-                    text: m.text,
-                    ts: m.ts,
-                    client_id: m.client_id,
-                },
+                message: m.stored(seq),
                 duplicate: false,
             });
         }

@@ -188,55 +188,43 @@ export function once(emitter, event, ms = TIMEOUT_MS) {
   });
 }
 
-/** Resolve once the socket is connected; reject with its connect_error or on timeout. */
-export function connected(socket, ms = TIMEOUT_MS) {
-  if (socket.connected) return Promise.resolve(socket);
+/**
+ * How the socket's handshake ends: `{ connected: true }` or `{ error }` (its
+ * connect_error); rejects when neither happens within `ms`.
+ */
+function handshake(socket, ms) {
+  if (socket.connected) return Promise.resolve({ connected: true });
   return new Promise((resolve, reject) => {
-    const done = () => {
+    const settle = (outcome) => {
       clearTimeout(timer);
       socket.off("connect", onConnect);
       socket.off("connect_error", onError);
+      resolve(outcome);
     };
-    const onConnect = () => {
-      done();
-      resolve(socket);
-    };
-    const onError = (err) => {
-      done();
-      reject(new Error(`connect_error: ${err?.message}`, { cause: err }));
-    };
+    const onConnect = () => settle({ connected: true });
+    const onError = (error) => settle({ error });
     const timer = setTimeout(() => {
-      done();
-      reject(new Error(`timed out after ${ms} ms waiting for "connect"`));
+      socket.off("connect", onConnect);
+      socket.off("connect_error", onError);
+      reject(new Error(`timed out after ${ms} ms waiting for the handshake to end`));
     }, ms);
     socket.on("connect", onConnect);
     socket.on("connect_error", onError);
   });
 }
 
+/** Resolve once the socket is connected; reject with its connect_error or on timeout. */
+export async function connected(socket, ms = TIMEOUT_MS) {
+  const { error } = await handshake(socket, ms);
+  if (error) throw new Error(`connect_error: ${error?.message}`, { cause: error });
+  return socket;
+}
+
 /** Resolve with the socket's connect_error; reject if it connects instead, or on timeout. */
-export function refused(socket, ms = TIMEOUT_MS) {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      socket.off("connect", onConnect);
-      socket.off("connect_error", onError);
-    };
-    const onConnect = () => {
-      done();
-      reject(new Error("connected, but a connect_error was expected"));
-    };
-    const onError = (err) => {
-      done();
-      resolve(err);
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`timed out after ${ms} ms waiting for "connect_error"`));
-    }, ms);
-    socket.on("connect", onConnect);
-    socket.on("connect_error", onError);
-  });
+export async function refused(socket, ms = TIMEOUT_MS) {
+  const { error } = await handshake(socket, ms);
+  if (!error) throw new Error("connected, but a connect_error was expected");
+  return error;
 }
 
 /** Emit with an ack and wait for the reply (socket.io-client's own timeout). */

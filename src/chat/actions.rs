@@ -14,8 +14,7 @@ use super::session::{Session, Turn};
 use super::{ChatState, secrets_match, validate};
 use crate::store::{self, NewMessage, Page, RoomRecord};
 
-/// Joins a chat room: checks it and its key, makes it current, announces the
-/// newcomer, and returns who is there with the latest history.
+/// Joins a chat room and returns who is there with the latest history.
 pub(super) async fn join<A: Adapter>(
     s: &SocketRef<A>,
     io: &SocketIo<A>,
@@ -23,6 +22,30 @@ pub(super) async fn join<A: Adapter>(
     room: &str,
     key: Option<&str>,
 ) -> Result<JoinAck, ChatError> {
+    let record = enter(s, chat, room, key).await?;
+    let room = record.id.as_str();
+    let members = rooms::members(io, room)
+        .await
+        .map_err(|_| ChatError::unavailable("could not read the room's members; try again"))?;
+    let history = chat.store.history(room, Page::Latest, validate::DEFAULT_HISTORY_LIMIT).await?;
+    Ok(JoinAck {
+        ok: true,
+        room: RoomInfo { id: room.to_owned(), private: record.private },
+        members,
+        history,
+    })
+}
+
+/// Enters a chat room: checks it and its key, makes it current and announces
+/// the newcomer. Unlike [`join`] it reads back nothing, for callers that send
+/// no answer (a handshake's first room, a `joinRoom` without an ack); reading
+/// the member list on every connection made a crowded room quadratic to fill.
+pub(super) async fn enter<A: Adapter>(
+    s: &SocketRef<A>,
+    chat: &ChatState,
+    room: &str,
+    key: Option<&str>,
+) -> Result<RoomRecord, ChatError> {
     let room = validate::room_id(room)?;
     let record = match chat.store.room(room).await? {
         Some(record) => record,
@@ -50,16 +73,7 @@ pub(super) async fn join<A: Adapter>(
     if !already {
         announce(s, "presence:join", room, &me.user).await;
     }
-    let members = rooms::members(io, room)
-        .await
-        .map_err(|_| ChatError::unavailable("could not read the room's members; try again"))?;
-    let history = chat.store.history(room, Page::Latest, validate::DEFAULT_HISTORY_LIMIT).await?;
-    Ok(JoinAck {
-        ok: true,
-        room: RoomInfo { id: room.to_owned(), private: record.private },
-        members,
-        history,
-    })
+    Ok(record)
 }
 
 /// Leaves a chat room, telling the others; leaving a room one is not in is a no-op.

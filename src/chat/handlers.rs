@@ -14,7 +14,9 @@ use socketioxide::handler::{ConnectHandler, FromMessageParts, Value};
 use socketioxide::socket::Socket;
 use socketioxide_core::adapter::DefinedAdapter;
 
-use super::actions::{announce, announce_typing, expire_typing, join, leave, read_history, send, summaries};
+use super::actions::{
+    announce, announce_typing, enter, expire_typing, join, leave, read_history, send, summaries,
+};
 use super::metrics::Metrics;
 use super::protocol::*;
 use super::rooms;
@@ -56,7 +58,6 @@ fn query_params<A: Adapter>(s: &Socket<A>) -> HashMap<String, String> {
 /// before the client is told it is connected, so no early event is missed.
 async fn admit<A: Adapter>(
     s: SocketRef<A>,
-    io: SocketIo<A>,
     State(chat): State<ChatState>,
     TryData(auth): TryData<Auth>,
 ) -> Result<(), Refused> {
@@ -108,7 +109,7 @@ async fn admit<A: Adapter>(
         .remove("projectId")
         .or_else(|| (!me.rich).then(|| validate::DEFAULT_ROOM.to_owned()));
     if let Some(room) = first
-        && let Err(e) = join(&s, &io, &chat, &room, None).await
+        && let Err(e) = enter(&s, &chat, &room, None).await
     {
         *me.connect_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
     }
@@ -203,13 +204,12 @@ fn payload<T>(data: Result<T, impl std::fmt::Display>, event: &str) -> Result<T,
 
 async fn on_join_room<A: Adapter>(
     event: Request<A>,
-    io: SocketIo<A>,
     State(chat): State<ChatState>,
     TryData(room): TryData<String>,
 ) {
     let (s, reply, _turn) = event.begin("joinRoom").await;
     let result = match payload(room, "joinRoom") {
-        Ok(room) => join(&s, &io, &chat, &room, None).await.map(|_| OkAck { ok: true }),
+        Ok(room) => enter(&s, &chat, &room, None).await.map(|_| OkAck { ok: true }),
         Err(e) => Err(e),
     };
     reply.send(result);

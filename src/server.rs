@@ -31,6 +31,10 @@ use crate::store;
 pub const MAX_PAYLOAD: u64 = 64 * 1024;
 /// Packets queued for one slow client before it misses messages.
 const CLIENT_QUEUE: usize = 1024;
+/// Bytes read from a WebSocket at a time. Chat packets are small, and the
+/// buffer is allocated up front for every connection (socketioxide's default
+/// is 4 KiB); a larger frame grows it as needed.
+const WS_READ_BUFFER: usize = 1024;
 /// How long shutdown waits for connections to close.
 const CLOSE_GRACE: Duration = Duration::from_millis(1200);
 
@@ -104,7 +108,10 @@ pub async fn start(
     })?;
 
     let (pipeline, inbox) = pipeline::channel();
-    let builder = SocketIo::builder().max_payload(MAX_PAYLOAD).max_buffer_size(CLIENT_QUEUE);
+    let builder = SocketIo::builder()
+        .max_payload(MAX_PAYLOAD)
+        .max_buffer_size(CLIENT_QUEUE)
+        .ws_read_buffer_size(WS_READ_BUFFER);
     match config.redis.clone() {
         None => {
             let chat =

@@ -7,7 +7,9 @@ mod assets;
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
-use axum::http::{HeaderValue, Method, header};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::middleware::map_request;
 use axum::routing::get;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -50,7 +52,32 @@ pub fn app<A: Adapter>(state: AppState<A>) -> Router {
         .fallback_service(assets::service())
         .with_state(state)
         .layer(socket_layer)
+        .layer(map_request(own_socket_request_head))
         .layer(cors)
+}
+
+/// Copies a Socket.IO request's URI and header values out of the connection's
+/// read buffer.
+///
+/// hyper parses them as slices of that buffer (16 KiB), and socketioxide keeps
+/// the request head for as long as the socket lives, so every connection would
+/// keep the whole buffer alive; copied, they cost a few hundred bytes. This was
+/// the largest part of an idle connection's memory (see docs/performance.md).
+async fn own_socket_request_head(req: Request) -> Request {
+    if !req.uri().path().starts_with("/socket.io") {
+        return req;
+    }
+    let (mut head, body) = req.into_parts();
+    if let Ok(uri) = head.uri.to_string().parse::<Uri>() {
+        head.uri = uri;
+    }
+    let mut headers = HeaderMap::with_capacity(head.headers.len());
+    for (name, value) in &head.headers {
+        let owned = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        headers.append(name, owned);
+    }
+    head.headers = headers;
+    Request::from_parts(head, body)
 }
 
 fn cors_layer(policy: Arc<CorsPolicy>) -> CorsLayer {
@@ -61,4 +88,24 @@ fn cors_layer(policy: Arc<CorsPolicy>) -> CorsLayer {
         .allow_origin(origin)
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_socket_request_keeps_its_uri_and_every_header_value_when_copied() {
+        let req = Request::builder()
+            .uri("/socket.io/?EIO=4&transport=websocket&projectId=a%20b")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("x-forwarded-for", "10.0.0.1")
+            .header("x-forwarded-for", "10.0.0.2")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let expected = (req.uri().clone(), req.headers().clone());
+        let req = own_socket_request_head(req).await;
+        assert_eq!((req.uri().clone(), req.headers().clone()), expected);
+        assert_eq!(req.headers().get_all("x-forwarded-for").iter().count(), 2);
+    }
 }

@@ -164,10 +164,7 @@ impl Store for PostgresStore {
                 .await
                 .map_err(backend)?;
             let seq: i64 = row.get(0);
-            out.push(Appended {
-                message: m.stored(seq as u64),
-                duplicate: false,
-            });
+            out.push(Appended { message: m.stored(seq as u64), duplicate: false });
         }
         tx.commit().await.map_err(backend)?;
         Ok(out)

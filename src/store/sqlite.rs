@@ -229,10 +229,7 @@ fn append_batch(w: &mut Writer, batch: Vec<NewMessage>) -> rusqlite::Result<Vec<
                 m.ts,
                 m.client_id
             ])?;
-            out.push(Appended {
-                message: m.stored(seq),
-                duplicate: false,
-            });
+            out.push(Appended { message: m.stored(seq), duplicate: false });
         }
     }
     tx.commit()?;

@@ -93,15 +93,32 @@ pub(super) async fn leave<A: Adapter>(s: &SocketRef<A>, room: &str) {
 }
 
 /// Validates, rate-limits and queues a message while holding the connection's
-/// turn, then waits for it to be stored and delivered.
+/// turn; `answer` is called exactly once: with the refusal, or with the stored
+/// message once it is durable and delivered.
 pub(super) async fn send<A: Adapter>(
     s: &SocketRef<A>,
     chat: &ChatState,
     turn: Turn,
-    room: String,
-    text: String,
-    client_id: Option<String>,
-) -> Result<Message, ChatError> {
+    request: (String, String, Option<String>),
+    answer: impl FnOnce(Result<Message, ChatError>) + Send + 'static,
+) {
+    match accept(s, chat, request).await {
+        Ok(message) => {
+            chat.pipeline.enqueue(message, Box::new(move |stored| answer(stored.map(|a| a.message)))).await
+        }
+        Err(refusal) => answer(Err(refusal)),
+    }
+    // Order matters only up to the queue; the commit is waited for outside the turn.
+    drop(turn);
+}
+
+/// Checks a message (room, text, clientId) from this connection and builds
+/// what the pipeline stores.
+async fn accept<A: Adapter>(
+    s: &SocketRef<A>,
+    chat: &ChatState,
+    (room, text, client_id): (String, String, Option<String>),
+) -> Result<NewMessage, ChatError> {
     validate::room_id(&room)?;
     validate::message_text(&text, chat.settings.max_message_len)?;
     validate::client_id(client_id.as_deref())?;
@@ -119,11 +136,7 @@ pub(super) async fn send<A: Adapter>(
     if me.stop_typing(&room) {
         announce_typing(s, &me, &room, false).await;
     }
-    let message = NewMessage { room, user: me.user.clone(), text, ts: now_ms(), client_id };
-    let pending = chat.pipeline.enqueue(message).await?;
-    // Order matters only up to the queue; the commit is waited for outside the turn.
-    drop(turn);
-    Ok(pending.stored().await?.message)
+    Ok(NewMessage { room, user: me.user.clone(), text, ts: now_ms(), client_id })
 }
 
 /// Reads the page of history a request names.

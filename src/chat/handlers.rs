@@ -221,16 +221,28 @@ async fn on_plain_message<A: Adapter>(
     TryData(text): TryData<String>,
 ) {
     let (s, reply, turn) = event.begin("message").await;
-    let result = async {
-        let text = payload(text, "message")?;
+    let request = payload(text, "message").and_then(|text| {
         let room = session(&s)
             .current_room()
             .ok_or_else(|| ChatError::forbidden("join a room before sending messages"))?;
-        let sent = send(&s, &chat, turn, room, text, None).await;
+        Ok((room, text, None))
+    });
+    match request {
+        Ok(request) => send(&s, &chat, turn, request, answer_send(&chat, reply)).await,
+        Err(e) => reply.send::<SendAck>(Err(e)),
+    }
+}
+
+/// Answers a send once the pipeline is done with it, and counts it.
+fn answer_send<A: Adapter>(
+    chat: &ChatState,
+    reply: Reply<A>,
+) -> impl FnOnce(Result<Message, ChatError>) + Send + 'static {
+    let chat = chat.clone();
+    move |sent| {
         chat.metrics.record_send(&sent);
-        sent
-    };
-    reply.send(result.await.map(|message| SendAck { ok: true, message }));
+        reply.send(sent.map(|message| SendAck { ok: true, message }));
+    }
 }
 
 // ---- rich events ----
@@ -291,13 +303,13 @@ async fn on_message_send<A: Adapter>(
     TryData(req): TryData<SendRequest>,
 ) {
     let (s, reply, turn) = event.begin("message:send").await;
-    let result = async {
-        let req = payload(req, "message:send")?;
-        let sent = send(&s, &chat, turn, req.room, req.text, req.client_id).await;
-        chat.metrics.record_send(&sent);
-        sent
-    };
-    reply.send(result.await.map(|message| SendAck { ok: true, message }));
+    match payload(req, "message:send") {
+        Ok(req) => {
+            let request = (req.room, req.text, req.client_id);
+            send(&s, &chat, turn, request, answer_send(&chat, reply)).await;
+        }
+        Err(e) => reply.send::<SendAck>(Err(e)),
+    }
 }
 
 async fn on_typing<A: Adapter>(event: Request<A>, TryData(req): TryData<TypingRequest>) {

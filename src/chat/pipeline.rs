@@ -23,8 +23,34 @@ const MAX_BATCH: usize = 2048;
 /// Submissions waiting for the pipeline before submitters wait in turn.
 const QUEUE: usize = 16 * 1024;
 
+/// What to do with a message's outcome: called once, in the pipeline's task,
+/// right after the message is broadcast (or refused). Answering there rather
+/// than waking the handler puts a sender's ack in its socket's queue together
+/// with the batch's deliveries, so both go out in one write.
+pub type Answer = Box<dyn FnOnce(Result<Appended, ChatError>) + Send>;
+
+/// An [`Answer`] that is owed: if its job is dropped unanswered (the pipeline
+/// stopped), it answers that the server is shutting down.
+struct Owed(Option<Answer>);
+
+impl Owed {
+    fn answer(mut self, result: Result<Appended, ChatError>) {
+        if let Some(answer) = self.0.take() {
+            answer(result);
+        }
+    }
+}
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        if let Some(answer) = self.0.take() {
+            answer(Err(stopped()));
+        }
+    }
+}
+
 enum Job {
-    Send(NewMessage, oneshot::Sender<Result<Appended, ChatError>>),
+    Send(NewMessage, Owed),
     Drain(oneshot::Sender<()>),
 }
 
@@ -45,22 +71,12 @@ pub fn channel() -> (Pipeline, PipelineInbox) {
     (Pipeline { tx }, PipelineInbox { rx })
 }
 
-/// A message in the pipeline; await it for the stored message.
-pub struct Pending(oneshot::Receiver<Result<Appended, ChatError>>);
-
-impl Pending {
-    /// Resolves once the message is durable and broadcast.
-    pub async fn stored(self) -> Result<Appended, ChatError> {
-        self.0.await.map_err(|_| stopped())?
-    }
-}
-
 impl Pipeline {
-    /// Queues a message; messages are stored and delivered in the order queued.
-    pub async fn enqueue(&self, message: NewMessage) -> Result<Pending, ChatError> {
-        let (done, answer) = oneshot::channel();
-        self.tx.send(Job::Send(message, done)).await.map_err(|_| stopped())?;
-        Ok(Pending(answer))
+    /// Queues a message; messages are stored and delivered in the order
+    /// queued, and `answer` is called exactly once with the outcome.
+    pub async fn enqueue(&self, message: NewMessage, answer: Answer) {
+        // If the pipeline has stopped, the returned job drops and answers so.
+        let _ = self.tx.send(Job::Send(message, Owed(Some(answer)))).await;
     }
 
     /// Waits until everything submitted before this call is stored and delivered.
@@ -103,14 +119,14 @@ pub async fn run<A: Adapter>(mut inbox: PipelineInbox, store: Arc<dyn Store>, io
                         if !appended.duplicate {
                             broadcast(&io, &appended.message).await;
                         }
-                        let _ = done.send(Ok(appended));
+                        done.answer(Ok(appended));
                     }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, count, "storing messages failed");
                     let refusal = ChatError::unavailable("the message could not be stored; try again");
                     for done in waiters.drain(..) {
-                        let _ = done.send(Err(refusal.clone()));
+                        done.answer(Err(refusal.clone()));
                     }
                 }
             }

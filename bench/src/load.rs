@@ -77,7 +77,7 @@ pub struct LoadArgs {
 }
 
 /// Percentiles in milliseconds.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
 pub struct Latency {
     pub count: u64,
     pub p50_ms: f64,
@@ -101,7 +101,7 @@ impl Latency {
 }
 
 /// What one run measured; printed as JSON.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
 pub struct Report {
     pub clients: usize,
     pub connected: usize,
@@ -139,12 +139,15 @@ struct Shared {
     last_delivery_ns: Cell<u64>,
     latency: RefCell<Histogram<u64>>,
     acks: Cell<u64>,
+    /// Acks owed once sending ends (every rich message asks for one).
+    expected_acks: Cell<u64>,
     ack_latency: RefCell<Histogram<u64>>,
     connect_latency: RefCell<Histogram<u64>>,
     ready: Cell<usize>,
     failed: Cell<usize>,
     first_error: RefCell<Option<String>>,
-    /// Woken when a client becomes ready or fails, and when the last expected delivery arrives.
+    /// Woken when a client becomes ready or fails, and when the last expected
+    /// delivery or ack arrives.
     progress: Notify,
 }
 
@@ -275,7 +278,11 @@ async fn client(
                     Some(id) => {
                         if let Some(i) = pending_acks.iter().position(|(pending, _)| *pending == id) {
                             let (_, sent) = pending_acks.remove(i).expect("the position was just found");
-                            shared.acks.set(shared.acks.get() + 1);
+                            let acks = shared.acks.get() + 1;
+                            shared.acks.set(acks);
+                            if acks == shared.expected_acks.get() {
+                                shared.progress.notify_one();
+                            }
                             if sent >= shared.record_from_ns.get() {
                                 shared
                                     .ack_latency
@@ -352,6 +359,7 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<Report> {
         last_delivery_ns: Cell::new(0),
         latency: RefCell::new(histogram()),
         acks: Cell::new(0),
+        expected_acks: Cell::new(u64::MAX),
         ack_latency: RefCell::new(histogram()),
         connect_latency: RefCell::new(histogram()),
         ready: Cell::new(0),
@@ -497,8 +505,10 @@ async fn send_phase(
     }
     *cpu_after = Some((window.elapsed().as_secs_f64(), cpu_now(args)));
     shared.expected.set(expected);
+    let expected_acks = if args.mode == Mode::Rich { sent } else { 0 };
+    shared.expected_acks.set(expected_acks);
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.drain);
-    while shared.received.get() < expected {
+    while shared.received.get() < expected || shared.acks.get() < expected_acks {
         if tokio::time::timeout_at(deadline, shared.progress.notified()).await.is_err() {
             break;
         }

@@ -4,6 +4,8 @@
 
 mod load;
 mod proc_stats;
+mod report;
+mod run;
 mod wire;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +21,8 @@ struct Cli {
 enum Command {
     /// Drive one server and print what was measured as JSON.
     Load(load::LoadArgs),
+    /// Run every scenario against rtchat and its peers; write Markdown and JSON.
+    Run(run::RunArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -27,6 +31,7 @@ fn main() -> anyhow::Result<()> {
             let report = load::run(&args)?;
             println!("{}", serde_json::to_string(&report)?);
         }
+        Command::Run(args) => run::main(&args)?,
     }
     Ok(())
 }

@@ -6,15 +6,22 @@
 //! socketioxide settings throughout, so it is what a user would get by writing
 //! this server themselves. Prints `{"port":N}` on stdout once it listens.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Data, SocketRef};
+use socketioxide::handler::ConnectHandler;
 
 #[derive(Clone)]
 struct Room(String);
 
-async fn on_connect(s: SocketRef) {
+/// Installs the event handlers. It runs as connect middleware, before the
+/// client is told it is connected: socketioxide spawns the connect handler
+/// only after sending the connect packet, so handlers installed there could
+/// miss a `joinRoom` sent straight away, and that client would wait forever
+/// for its ack.
+async fn on_connect(s: SocketRef) -> Result<(), Infallible> {
     s.on("joinRoom", async |s: SocketRef, ack: AckSender, Data(room): Data<String>| {
         s.join(room.clone());
         s.extensions.insert(Room(room));
@@ -26,13 +33,17 @@ async fn on_connect(s: SocketRef) {
             None => io.emit("message", &msg).await,
         };
     });
+    Ok(())
 }
+
+/// Nothing is left to do once the client is connected.
+async fn connected() {}
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     let (layer, io) = SocketIo::new_layer();
-    io.ns("/", on_connect);
+    io.ns("/", connected.with(on_connect));
     let app = axum::Router::new().layer(layer);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     println!("{{\"port\":{}}}", listener.local_addr()?.port());

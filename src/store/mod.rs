@@ -2,7 +2,9 @@
 //!
 //! SQLite ([`sqlite::SqliteStore`]) is the zero-setup default. Writes arrive in
 //! batches from the chat's send pipeline, so one commit covers many messages.
+//! [`open`] puts a [`cache::RoomCache`] in front of either database.
 
+pub mod cache;
 pub mod postgres;
 pub mod sqlite;
 
@@ -37,10 +39,11 @@ impl fmt::Display for DbTarget {
 
 /// Opens the store a target names.
 pub async fn open(target: &DbTarget) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(match target {
+    let store: Arc<dyn Store> = match target {
         DbTarget::Postgres(url) => Arc::new(postgres::PostgresStore::open(url).await?),
         other => Arc::new(sqlite::SqliteStore::open(other.clone()).await?),
-    })
+    };
+    Ok(Arc::new(cache::RoomCache::new(store)))
 }
 
 /// A database URL with its password hidden, for printing.

@@ -1,0 +1,115 @@
+//! Room records kept in memory in front of any [`Store`].
+//!
+//! A room's record never changes once created (there is no rename, no change
+//! of privacy or key, no delete), so a record read once stays right, even when
+//! several processes share the database. Every connection enters a room, and
+//! reading its record from the database each time was the largest part of a
+//! handshake's cost; messages and room lists still go to the database.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::{Appended, Message, NewMessage, Page, RoomRecord, Store, StoreError};
+
+/// Records kept before the cache starts over; a record is about 100 bytes.
+const MAX_ROOMS: usize = 10_000;
+
+/// A [`Store`] that remembers the room records it has seen.
+pub struct RoomCache {
+    inner: Arc<dyn Store>,
+    rooms: Mutex<HashMap<String, RoomRecord>>,
+}
+
+impl RoomCache {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self { inner, rooms: Mutex::new(HashMap::new()) }
+    }
+
+    fn cached(&self, id: &str) -> Option<RoomRecord> {
+        self.lock().get(id).cloned()
+    }
+
+    fn remember(&self, record: &RoomRecord) {
+        let mut rooms = self.lock();
+        if rooms.len() >= MAX_ROOMS {
+            rooms.clear();
+        }
+        rooms.insert(record.id.clone(), record.clone());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RoomRecord>> {
+        self.rooms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl Store for RoomCache {
+    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Appended>, StoreError> {
+        self.inner.append(batch).await
+    }
+
+    async fn history(&self, room: &str, page: Page, limit: usize) -> Result<Vec<Message>, StoreError> {
+        self.inner.history(room, page, limit).await
+    }
+
+    async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
+        if let Some(record) = self.cached(id) {
+            return Ok(Some(record));
+        }
+        let found = self.inner.room(id).await?;
+        if let Some(record) = &found {
+            self.remember(record);
+        }
+        Ok(found)
+    }
+
+    async fn create_room(&self, room: RoomRecord) -> Result<(), StoreError> {
+        self.inner.create_room(room.clone()).await?;
+        self.remember(&room);
+        Ok(())
+    }
+
+    async fn ensure_room(&self, id: &str) -> Result<RoomRecord, StoreError> {
+        if let Some(record) = self.cached(id) {
+            return Ok(record);
+        }
+        let record = self.inner.ensure_room(id).await?;
+        self.remember(&record);
+        Ok(record)
+    }
+
+    async fn rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
+        self.inner.rooms().await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.inner.close().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DbTarget, sqlite::SqliteStore};
+
+    #[tokio::test]
+    async fn a_room_read_once_is_served_from_memory() {
+        let db: Arc<dyn Store> = Arc::new(SqliteStore::open(DbTarget::Memory).await.unwrap());
+        let cache = RoomCache::new(db.clone());
+        assert_eq!(cache.room("lobby").await.unwrap(), None, "a missing room is not remembered");
+        let created = cache.ensure_room("lobby").await.unwrap();
+        let private = RoomRecord { id: "den".into(), private: true, key_hash: Some([7; 32]) };
+        cache.create_room(private.clone()).await.unwrap();
+        db.close().await.unwrap();
+        assert_eq!(cache.room("lobby").await.unwrap(), Some(created.clone()));
+        assert_eq!(cache.ensure_room("lobby").await.unwrap(), created);
+        assert_eq!(cache.room("den").await.unwrap(), Some(private));
+        assert!(matches!(cache.room("other").await, Err(StoreError::Closed)));
+    }
+}

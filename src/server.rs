@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -59,7 +59,7 @@ impl Listeners {
 
 async fn bind(config: &Config, port: u16, flag: &str) -> anyhow::Result<TcpListener> {
     let addr = SocketAddr::new(config.host, port);
-    TcpListener::bind(addr).await.map_err(|e| {
+    listen(addr).map_err(|e| {
         let fix = match e.kind() {
             io::ErrorKind::AddrInUse => format!(
                 "port {port} is already in use; stop the program using it or choose another port with {flag}"
@@ -75,6 +75,20 @@ async fn bind(config: &Config, port: u16, flag: &str) -> anyhow::Result<TcpListe
         };
         anyhow::anyhow!(fix)
     })
+}
+
+/// Connections the kernel queues before they are accepted (it caps this at
+/// net.core.somaxconn). `TcpListener::bind` asks for 128: with 500 clients
+/// connecting at once the queue overflowed (`ListenOverflows` in nstat) and
+/// each dropped connection waited a second to retry its SYN.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    // As TcpListener::bind does: a restart may reuse a port with connections in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// A started server.

@@ -99,7 +99,7 @@ pub(super) async fn send<A: Adapter>(
     s: &SocketRef<A>,
     chat: &ChatState,
     turn: Turn,
-    request: (String, String, Option<String>),
+    request: SendRequest,
     answer: impl FnOnce(Result<Message, ChatError>) + Send + 'static,
 ) {
     match accept(s, chat, request).await {
@@ -112,12 +112,11 @@ pub(super) async fn send<A: Adapter>(
     drop(turn);
 }
 
-/// Checks a message (room, text, clientId) from this connection and builds
-/// what the pipeline stores.
+/// Checks a message from this connection and builds what the pipeline stores.
 async fn accept<A: Adapter>(
     s: &SocketRef<A>,
     chat: &ChatState,
-    (room, text, client_id): (String, String, Option<String>),
+    SendRequest { room, text, client_id }: SendRequest,
 ) -> Result<NewMessage, ChatError> {
     validate::room_id(&room)?;
     validate::message_text(&text, chat.settings.max_message_len)?;

@@ -225,7 +225,7 @@ async fn on_plain_message<A: Adapter>(
         let room = session(&s)
             .current_room()
             .ok_or_else(|| ChatError::forbidden("join a room before sending messages"))?;
-        Ok((room, text, None))
+        Ok(SendRequest { room, text, client_id: None })
     });
     match request {
         Ok(request) => send(&s, &chat, turn, request, answer_send(&chat, reply)).await,
@@ -304,10 +304,7 @@ async fn on_message_send<A: Adapter>(
 ) {
     let (s, reply, turn) = event.begin("message:send").await;
     match payload(req, "message:send") {
-        Ok(req) => {
-            let request = (req.room, req.text, req.client_id);
-            send(&s, &chat, turn, request, answer_send(&chat, reply)).await;
-        }
+        Ok(req) => send(&s, &chat, turn, req, answer_send(&chat, reply)).await,
         Err(e) => reply.send::<SendAck>(Err(e)),
     }
 }

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, Semaphore, mpsc};
 
-use crate::proc_stats::{cpu_ticks, rss_kib, ticks_per_sec};
+use crate::proc_stats::{TICKS_PER_SEC, cpu_ticks, rss_kib};
 use crate::wire::{self, CLOSE, PING, PONG, TEXT};
 
 /// Which events the clients speak.
@@ -246,7 +246,8 @@ async fn client(
                     stage = Stage::Connecting;
                 }
                 [b'4', b'0', ..] if stage == Stage::Connecting => match (&plan.mode, &plan.room) {
-                    (_, None) if plan.mode == Mode::Seed => stage = Stage::Ready,
+                    // Everyone in one room: a seed client is ready once connected.
+                    (Mode::Seed, None) => stage = Stage::Ready,
                     (Mode::Seed, Some(room)) => {
                         let join = format!("42{JOIN_ACK}[\"joinRoom\",\"{room}\"]");
                         wire::push_text_frame(&mut out, join.as_bytes());
@@ -258,7 +259,6 @@ async fn client(
                         wire::push_text_frame(&mut out, join.as_bytes());
                         stage = Stage::Joining;
                     }
-                    (Mode::Seed, None) => unreachable!("handled by the first arm"),
                 },
                 [b'4', b'2', ..] => {
                     if let Some(sent) = wire::find_stamp(p) {
@@ -448,7 +448,7 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<Report> {
     }
     let (wall, after) = cpu_after.unwrap_or_else(|| (window.elapsed().as_secs_f64(), cpu_now(args)));
     let pct = |before: Option<u64>, after: Option<u64>| {
-        Some(after?.checked_sub(before?)? as f64 / ticks_per_sec() / wall * 100.0)
+        Some(after?.checked_sub(before?)? as f64 / TICKS_PER_SEC / wall * 100.0)
     };
     report.loadgen_cpu_pct = pct(cpu_before.0, after.0).unwrap_or(0.0);
     report.server_cpu_pct = pct(cpu_before.1, after.1);

@@ -18,7 +18,5 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// Clock ticks per second (USER_HZ), 100 on Linux.
-pub fn ticks_per_sec() -> f64 {
-    100.0
-}
+/// Clock ticks per second in /proc/<pid>/stat (USER_HZ, fixed at 100 on Linux).
+pub const TICKS_PER_SEC: f64 = 100.0;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use crate::chat::ChatSettings;
-use crate::cli::{ServeArgs, TunnelArgs, default_db_path};
+use crate::cli::{ServeArgs, TunnelArgs, UiPort, default_db_path};
 use crate::store::DbTarget;
 use crate::tunnel::{OauthConfig, TunnelConfig, authtoken};
 
@@ -21,7 +21,8 @@ pub struct Config {
     /// The room printed links open.
     pub room: Option<String>,
     pub port: u16,
-    /// `None` when everything is served on the backend port.
+    /// The second port (0 picks a free one); `None` when everything is
+    /// served on the backend port (`--ui-port off`).
     pub ui_port: Option<u16>,
     pub db: DbTarget,
     pub chat: ChatSettings,
@@ -116,13 +117,13 @@ impl Config {
             None => None,
         };
         let ui_port = match args.ui_port {
-            0 => None,
-            p if p == args.port => {
+            UiPort::Off => None,
+            UiPort::Port(p) if p != 0 && p == args.port => {
                 return Err(ConfigError(format!(
-                    "--ui-port {p} is the same as --port; choose another UI port, or --ui-port 0 to serve everything on one port"
+                    "--ui-port {p} is the same as --port; choose another UI port, or --ui-port off to serve everything on one port"
                 )));
             }
-            p => Some(p),
+            UiPort::Port(p) => Some(p),
         };
         let db = match &args.db {
             Some(db) => parse_db(db)?,
@@ -373,9 +374,13 @@ mod tests {
 
     #[test]
     fn ports_hosts_and_tokens() {
-        assert_eq!(config(&["--ui-port", "0"]).unwrap().ui_port, None);
+        assert_eq!(config(&["--ui-port", "off"]).unwrap().ui_port, None);
+        assert_eq!(config(&["--port", "0", "--ui-port", "0"]).unwrap().ui_port, Some(0), "two free ports");
         assert!(
-            config(&["--port", "4000", "--ui-port", "4000"]).unwrap_err().to_string().contains("--ui-port 0")
+            config(&["--port", "4000", "--ui-port", "4000"])
+                .unwrap_err()
+                .to_string()
+                .contains("--ui-port off")
         );
         assert_eq!(config(&["--host", "localhost"]).unwrap().host, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert!(config(&["--host", "::"]).unwrap().host.is_unspecified());

@@ -16,6 +16,15 @@ pub struct Endpoints {
     pub ui: String,
 }
 
+/// The ports the server listens on, as bound (never 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Ports {
+    /// The backend port (`--port`).
+    pub backend: u16,
+    /// The UI port (`--ui-port`); `None` with `--ui-port off`.
+    pub ui: Option<u16>,
+}
+
 /// A public tunnel and its state (filled in by the tunnel, when there is one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TunnelInfo {
@@ -41,6 +50,7 @@ pub struct ServerInfo {
     pub name: &'static str,
     pub version: &'static str,
     pub local: Endpoints,
+    pub ports: Ports,
     pub lan: Vec<Endpoints>,
     pub tunnel: Option<TunnelInfo>,
     /// The best URL for a phone: the tunnel's UI, else the first LAN UI; `None`
@@ -76,6 +86,7 @@ impl ServerInfo {
             name: "rtchat",
             version: env!("CARGO_PKG_VERSION"),
             local: Endpoints { backend: backend_url, ui: ui_url },
+            ports: Ports { backend: backend.port(), ui: ui.map(|ui| ui.port()) },
             lan,
             tunnel: None,
             phone_url: None,

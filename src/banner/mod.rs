@@ -71,6 +71,7 @@ impl Printer {
             "backend_url": info.local.backend,
             "ui_url": info.local.ui,
             "local": info.local,
+            "ports": info.ports,
             "lan": info.lan,
             "tunnel": info.tunnel,
             "phone_url": info.phone_url,

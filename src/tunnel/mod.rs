@@ -80,7 +80,7 @@ pub type TunnelEvents = Arc<dyn Fn(&TunnelState) + Send + Sync>;
 #[derive(Debug, Clone, Copy)]
 pub struct Targets {
     pub ui: SocketAddr,
-    /// `None` when everything is served on one port (`--ui-port 0`).
+    /// `None` when everything is served on one port (`--ui-port off`).
     pub backend: Option<SocketAddr>,
 }
 

@@ -10,6 +10,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "rtchat", version, propagate_version = true)]
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 
@@ -22,6 +23,7 @@ pub struct Cli {
     pub quiet: u8,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server.
@@ -98,6 +100,7 @@ pub struct ServeArgs {
     #[arg(long, env = "RTCHAT_REDIS_PREFIX", default_value = "rtchat", value_name = "PREFIX")]
     pub redis_prefix: String,
 
+    /// The `--tunnel` flags.
     #[command(flatten)]
     pub tunnel: TunnelArgs,
 }

@@ -28,6 +28,7 @@ pub struct Printer {
 }
 
 impl Printer {
+    /// A printer for what `config` asks: banner or JSON, QR code or not.
     pub fn new(config: &Config) -> Self {
         Self {
             db: config.db.clone(),

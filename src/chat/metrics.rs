@@ -6,13 +6,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Counters this process keeps; each process reports its own.
 #[derive(Default)]
 pub struct Metrics {
+    /// Socket.IO connections open now.
     pub connections: AtomicU64,
+    /// Socket.IO connections accepted since start.
     pub connections_total: AtomicU64,
+    /// Messages stored and delivered.
     pub messages_stored: AtomicU64,
+    /// Sends refused with an error.
     pub messages_refused: AtomicU64,
 }
 
 impl Metrics {
+    /// Adds one to a counter.
     pub fn add(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -14,9 +14,11 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use tokio::sync::{mpsc, oneshot};
 
-use super::protocol::{ChatError, Message};
+use super::error::ChatError;
+use super::protocol::{Wire, event};
 use super::rooms;
-use crate::store::{Appended, NewMessage, Store};
+use crate::model::{Message, NewMessage};
+use crate::store::{Appended, Store};
 
 /// Most messages stored in one transaction.
 const MAX_BATCH: usize = 2048;
@@ -141,10 +143,10 @@ pub async fn run<A: Adapter>(mut inbox: PipelineInbox, store: Arc<dyn Store>, io
 /// seed-style clients whose current room it is.
 async fn broadcast<A: Adapter>(io: &SocketIo<A>, message: &Message) {
     let (rich, seed) = rooms::delivery_rooms(&message.room);
-    if let Err(e) = io.to(rich).emit("message:new", message).await {
+    if let Err(e) = io.to(rich).emit(event::MESSAGE_NEW, &Wire(message)).await {
         tracing::warn!(error = %e, room = %message.room, "broadcast to rich clients failed");
     }
-    if let Err(e) = io.to(seed).emit("message", &message.text).await {
+    if let Err(e) = io.to(seed).emit(event::MESSAGE, &message.text).await {
         tracing::warn!(error = %e, room = %message.room, "broadcast to seed clients failed");
     }
 }

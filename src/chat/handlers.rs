@@ -83,11 +83,12 @@ pub(super) async fn on_connect<A: Adapter>(conn: Conn<A>) {
     }
 }
 
-/// An arriving event: its name, its connection, how to answer it, and its
-/// place in the connection's queue, taken synchronously when the event
-/// arrives (see [`Ticket`]).
-struct Request<A: Adapter> {
+/// An arriving event: its name, its payload of type `T` (or why it could
+/// not be read), its connection, how to answer it, and its place in the
+/// connection's queue, taken synchronously when the event arrives (see [`Ticket`]).
+struct Request<A: Adapter, T> {
     event: &'static str,
+    data: Result<T, ParserError>,
     socket: SocketRef<A>,
     me: Arc<Session>,
     ack: AckSender<A>,
@@ -95,7 +96,37 @@ struct Request<A: Adapter> {
     ticket: Ticket,
 }
 
-impl<A: Adapter> FromMessageParts<A> for Request<A> {
+/// What an event carries: read by [`Request`] before its handler runs.
+trait Payload: Sized {
+    fn decode<A: Adapter>(
+        s: &Arc<Socket<A>>,
+        v: &mut Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, ParserError>;
+}
+
+macro_rules! payloads {
+    ($($t:ty),*) => {$(
+        impl Payload for $t {
+            fn decode<A: Adapter>(s: &Arc<Socket<A>>, v: &mut Value, ack: &Option<i64>) -> Result<Self, ParserError> {
+                let Ok(TryData(data)) = TryData::from_message_parts(s, v, ack);
+                data
+            }
+        }
+    )*};
+}
+payloads!(String, JoinRequest, LeaveRequest, CreateRequest, SendRequest, TypingRequest, HistoryRequest);
+
+/// The payload of an event that takes none: whatever is sent is ignored.
+struct NoPayload;
+
+impl Payload for NoPayload {
+    fn decode<A: Adapter>(_: &Arc<Socket<A>>, _: &mut Value, _: &Option<i64>) -> Result<Self, ParserError> {
+        Ok(NoPayload)
+    }
+}
+
+impl<A: Adapter, T: Payload> FromMessageParts<A> for Request<A, T> {
     type Error = NoSession;
     fn from_message_parts(
         s: &Arc<Socket<A>>,
@@ -104,11 +135,13 @@ impl<A: Adapter> FromMessageParts<A> for Request<A> {
     ) -> Result<Self, NoSession> {
         let me = session_of(s)?;
         let name = Event::from_message_parts(s, v, ack_id).map(|e| e.0).unwrap_or_default();
+        let Ok(ack) = AckSender::from_message_parts(s, v, ack_id);
         Ok(Request {
             // Handlers are installed for these names only.
             event: event::FROM_CLIENT.into_iter().find(|e| *e == name).unwrap_or("unknown"),
+            data: T::decode(s, v, ack_id),
             socket: SocketRef::from(s.clone()),
-            ack: AckSender::from_message_parts(s, v, ack_id).unwrap_or_else(|e| match e {}),
+            ack,
             has_ack: ack_id.is_some(),
             ticket: me.ticket(),
             me,
@@ -118,16 +151,8 @@ impl<A: Adapter> FromMessageParts<A> for Request<A> {
 
 /// What a handler's body works with.
 struct Ctx<A: Adapter> {
-    event: &'static str,
     socket: SocketRef<A>,
     me: Arc<Session>,
-}
-
-impl<A: Adapter> Ctx<A> {
-    /// The event's payload, or `bad_request` naming the event.
-    fn payload<T>(&self, data: Result<T, ParserError>) -> Result<T, ChatError> {
-        data.map_err(|e| ChatError::bad_request(format!("malformed {} payload: {e}", self.event)))
-    }
 }
 
 /// How to answer a request: its ack, else failures as `chat:error`.
@@ -156,26 +181,32 @@ impl<A: Adapter> Reply<A> {
     }
 }
 
-impl<A: Adapter> Request<A> {
-    fn split(self) -> (Ctx<A>, Reply<A>, Ticket) {
-        let Request { event, socket, me, ack, has_ack, ticket } = self;
+impl<A: Adapter, T> Request<A, T> {
+    fn split(self) -> (Ctx<A>, Result<T, ChatError>, Reply<A>, Ticket) {
+        let Request { event, data, socket, me, ack, has_ack, ticket } = self;
+        let data = data.map_err(|e| ChatError::bad_request(format!("malformed {event} payload: {e}")));
         let reply = Reply { event, socket: socket.clone(), ack, has_ack };
-        (Ctx { event, socket, me }, reply, ticket)
+        (Ctx { socket, me }, data, reply, ticket)
     }
 
-    /// Runs `body` once the connection's earlier events are done, in the
-    /// connection's span, and answers with its result.
-    async fn answer<T, F, Fut>(self, body: F)
+    /// Runs `body` with the payload once the connection's earlier events are
+    /// done, in the connection's span, and answers with its result (a payload
+    /// that could not be read is answered `bad_request`).
+    async fn answer<R, F, Fut>(self, body: F)
     where
-        T: Serialize,
-        F: FnOnce(Ctx<A>) -> Fut,
-        Fut: Future<Output = Result<T, ChatError>>,
+        R: Serialize,
+        F: FnOnce(Ctx<A>, T) -> Fut,
+        Fut: Future<Output = Result<R, ChatError>>,
     {
         let span = self.me.span.clone();
-        let (cx, reply, ticket) = self.split();
+        let (cx, data, reply, ticket) = self.split();
         async move {
             let turn = ticket.wait().await;
-            reply.send(body(cx).await);
+            let result = match data {
+                Ok(data) => body(cx, data).await,
+                Err(e) => Err(e),
+            };
+            reply.send(result);
             drop(turn);
         }
         .instrument(span)
@@ -187,13 +218,13 @@ impl<A: Adapter> Request<A> {
     async fn send_message(
         self,
         chat: &ChatState,
-        request: impl FnOnce(&Ctx<A>) -> Result<SendRequest, ChatError>,
+        request: impl FnOnce(&Ctx<A>, T) -> Result<SendRequest, ChatError>,
     ) {
         let span = self.me.span.clone();
-        let (cx, reply, ticket) = self.split();
+        let (cx, data, reply, ticket) = self.split();
         async move {
             let turn: Turn = ticket.wait().await;
-            match request(&cx) {
+            match data.and_then(|data| request(&cx, data)) {
                 Ok(request) => send(&cx.socket, &cx.me, chat, turn, request, answer_send(chat, reply)).await,
                 Err(e) => reply.send::<SendAck>(Err(e)),
             }
@@ -217,30 +248,18 @@ fn answer_send<A: Adapter>(
 
 // ---- seed-compatible events ----
 
-async fn on_join_room<A: Adapter>(
-    req: Request<A>,
-    State(chat): State<ChatState>,
-    TryData(room): TryData<String>,
-) {
-    req.answer(move |cx| async move {
-        let room = cx.payload(room)?;
+async fn on_join_room<A: Adapter>(req: Request<A, String>, State(chat): State<ChatState>) {
+    req.answer(move |cx, room| async move {
         enter(&cx.socket, &cx.me, &chat, &room, None).await?;
         Ok(OkAck { ok: true })
     })
     .await
 }
 
-async fn on_plain_message<A: Adapter>(
-    req: Request<A>,
-    State(chat): State<ChatState>,
-    TryData(text): TryData<String>,
-) {
-    req.send_message(&chat, |cx| {
-        let text = cx.payload(text)?;
-        let room = cx
-            .me
-            .current_room()
-            .ok_or_else(|| ChatError::forbidden("join a room before sending messages"))?;
+async fn on_plain_message<A: Adapter>(req: Request<A, String>, State(chat): State<ChatState>) {
+    req.send_message(&chat, |cx, text| {
+        let room = cx.me.current_room();
+        let room = room.ok_or_else(|| ChatError::forbidden("join a room before sending messages"))?;
         Ok(SendRequest { room, text, client_id: None })
     })
     .await
@@ -249,34 +268,26 @@ async fn on_plain_message<A: Adapter>(
 // ---- rich events ----
 
 async fn on_room_join<A: Adapter>(
-    req: Request<A>,
+    req: Request<A, JoinRequest>,
     io: SocketIo<A>,
     State(chat): State<ChatState>,
-    TryData(data): TryData<JoinRequest>,
 ) {
-    req.answer(move |cx| async move {
-        let data = cx.payload(data)?;
+    req.answer(move |cx, data| async move {
         join(&cx.socket, &cx.me, &io, &chat, &data.room, data.key.as_deref()).await
     })
     .await
 }
 
-async fn on_room_leave<A: Adapter>(req: Request<A>, TryData(data): TryData<LeaveRequest>) {
-    req.answer(move |cx| async move {
-        let data = cx.payload(data)?;
+async fn on_room_leave<A: Adapter>(req: Request<A, LeaveRequest>) {
+    req.answer(move |cx, data| async move {
         leave(&cx.socket, &cx.me, validate::room_id(&data.room)?).await;
         Ok(OkAck { ok: true })
     })
     .await
 }
 
-async fn on_room_create<A: Adapter>(
-    req: Request<A>,
-    State(chat): State<ChatState>,
-    TryData(data): TryData<CreateRequest>,
-) {
-    req.answer(move |cx| async move {
-        let data = cx.payload(data)?;
+async fn on_room_create<A: Adapter>(req: Request<A, CreateRequest>, State(chat): State<ChatState>) {
+    req.answer(move |cx, data| async move {
         let id = match data.room {
             Some(room) => validate::room_id(&room)?.to_owned(),
             None => format!("room-{}", random_hex(4)),
@@ -293,27 +304,21 @@ async fn on_room_create<A: Adapter>(
     .await
 }
 
-async fn on_message_send<A: Adapter>(
-    req: Request<A>,
-    State(chat): State<ChatState>,
-    TryData(data): TryData<SendRequest>,
-) {
-    req.send_message(&chat, |cx| cx.payload(data)).await
+async fn on_message_send<A: Adapter>(req: Request<A, SendRequest>, State(chat): State<ChatState>) {
+    req.send_message(&chat, |_, data| Ok(data)).await
 }
 
-async fn on_typing<A: Adapter>(req: Request<A>, TryData(data): TryData<TypingRequest>) {
-    req.answer(move |cx| async move {
-        let data = cx.payload(data)?;
+async fn on_typing<A: Adapter>(req: Request<A, TypingRequest>) {
+    req.answer(move |cx, data| async move {
         let room = validate::room_id(&data.room)?.to_owned();
         if !rooms::is_member(&cx.socket, &room) {
             return Err(ChatError::forbidden("join the room first"));
         }
-        let Ctx { socket, me, .. } = cx;
+        let Ctx { socket, me } = cx;
         if data.typing {
             if me.start_typing(&room) {
-                tokio::spawn(
-                    expire_typing(socket.clone(), me.clone(), room.clone()).instrument(me.span.clone()),
-                );
+                let expiry = expire_typing(socket.clone(), me.clone(), room.clone());
+                tokio::spawn(expiry.instrument(me.span.clone()));
             }
             announce_typing(&socket, &me, &room, true).await;
         } else if me.stop_typing(&room) {
@@ -331,13 +336,8 @@ async fn expire_typing<A: Adapter>(socket: SocketRef<A>, me: Arc<Session>, room:
     }
 }
 
-async fn on_history<A: Adapter>(
-    req: Request<A>,
-    State(chat): State<ChatState>,
-    TryData(data): TryData<HistoryRequest>,
-) {
-    req.answer(move |cx| async move {
-        let data = cx.payload(data)?;
+async fn on_history<A: Adapter>(req: Request<A, HistoryRequest>, State(chat): State<ChatState>) {
+    req.answer(move |cx, data| async move {
         let room = access::existing_room(chat.store.as_ref(), validate::room_id(&data.room)?).await?;
         access::admit(&room, Pass::Member(rooms::is_member(&cx.socket, &room.id)))?;
         let messages = read_history(&chat, &data).await?;
@@ -346,8 +346,12 @@ async fn on_history<A: Adapter>(
     .await
 }
 
-async fn on_rooms_list<A: Adapter>(req: Request<A>, io: SocketIo<A>, State(chat): State<ChatState>) {
-    req.answer(move |cx| async move {
+async fn on_rooms_list<A: Adapter>(
+    req: Request<A, NoPayload>,
+    io: SocketIo<A>,
+    State(chat): State<ChatState>,
+) {
+    req.answer(move |cx, NoPayload| async move {
         let joined = rooms::joined(&cx.socket);
         let visible = chat.store.rooms().await?.into_iter().filter(|r| !r.private || joined.contains(&r.id));
         let rooms = summaries(&io, visible).await?;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use super::error::ChatError;
 use super::protocol::{Wire, event};
@@ -114,27 +115,38 @@ pub async fn run<A: Adapter>(mut inbox: PipelineInbox, store: Arc<dyn Store>, io
             }
         }
         if !batch.is_empty() {
-            let count = batch.len();
-            match store.append(std::mem::take(&mut batch)).await {
-                Ok(results) => {
-                    for (appended, done) in results.into_iter().zip(waiters.drain(..)) {
-                        if !appended.duplicate {
-                            broadcast(&io, &appended.message).await;
-                        }
-                        done.answer(Ok(appended));
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, count, "storing messages failed");
-                    let refusal = ChatError::unavailable("the message could not be stored; try again");
-                    for done in waiters.drain(..) {
-                        done.answer(Err(refusal.clone()));
-                    }
-                }
-            }
+            let span = tracing::info_span!("batch", messages = batch.len());
+            store_and_deliver(store.as_ref(), &io, &mut batch, &mut waiters).instrument(span).await;
         }
         for done in drained.drain(..) {
             let _ = done.send(());
+        }
+    }
+}
+
+/// Stores one batch in one transaction, then delivers and answers each
+/// message in order; if the commit fails, every message in it is refused.
+async fn store_and_deliver<A: Adapter>(
+    store: &dyn Store,
+    io: &SocketIo<A>,
+    batch: &mut Vec<NewMessage>,
+    waiters: &mut Vec<Owed>,
+) {
+    match store.append(std::mem::take(batch)).await {
+        Ok(results) => {
+            for (appended, done) in results.into_iter().zip(waiters.drain(..)) {
+                if !appended.duplicate {
+                    broadcast(io, &appended.message).await;
+                }
+                done.answer(Ok(appended));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storing messages failed");
+            let refusal = ChatError::unavailable("the message could not be stored; try again");
+            for done in waiters.drain(..) {
+                done.answer(Err(refusal.clone()));
+            }
         }
     }
 }

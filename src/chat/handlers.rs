@@ -21,7 +21,7 @@ use tracing::Instrument;
 
 use super::access::{self, Pass};
 use super::actions::{announce, announce_typing, enter, join, leave, read_history, send, summaries};
-use super::error::{ChatError, ErrorAck, ErrorEvent};
+use super::error::{ChatError, ErrorAck, ErrorCode, ErrorEvent};
 use super::protocol::{event, *};
 use super::rooms;
 use super::session::{Session, Ticket, Turn};
@@ -39,6 +39,7 @@ pub(super) fn install<A: Adapter>(s: &SocketRef<A>) {
     s.on(event::TYPING, on_typing::<A>);
     s.on(event::HISTORY, on_history::<A>);
     s.on(event::ROOMS_LIST, on_rooms_list::<A>);
+    s.on_fallback(on_unknown_event::<A>);
     s.on_disconnect(on_disconnect::<A>);
 }
 
@@ -203,6 +204,10 @@ impl<A: Adapter, T> Request<A, T> {
         async move {
             let turn = ticket.wait().await;
             let result = match data {
+                _ if !cx.me.try_request() => Err(ChatError::new(
+                    ErrorCode::RateLimited,
+                    "you are making requests too fast; wait a moment and try again",
+                )),
                 Ok(data) => body(cx, data).await,
                 Err(e) => Err(e),
             };
@@ -315,12 +320,13 @@ async fn on_typing<A: Adapter>(req: Request<A, TypingRequest>) {
             return Err(ChatError::forbidden("join the room first"));
         }
         let Ctx { socket, me } = cx;
+        // Only changes are announced: a renewal extends the time to live quietly.
         if data.typing {
             if me.start_typing(&room) {
                 let expiry = expire_typing(socket.clone(), me.clone(), room.clone());
                 tokio::spawn(expiry.instrument(me.span.clone()));
+                announce_typing(&socket, &me, &room, true).await;
             }
-            announce_typing(&socket, &me, &room, true).await;
         } else if me.stop_typing(&room) {
             announce_typing(&socket, &me, &room, false).await;
         }
@@ -358,6 +364,29 @@ async fn on_rooms_list<A: Adapter>(
         Ok(RoomsAck { ok: true, rooms })
     })
     .await
+}
+
+/// Whether an arriving event asked for an ack.
+struct AsksAck(bool);
+
+impl<A: Adapter> FromMessageParts<A> for AsksAck {
+    type Error = std::convert::Infallible;
+    fn from_message_parts(
+        _: &Arc<Socket<A>>,
+        _: &mut Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Self::Error> {
+        Ok(AsksAck(ack_id.is_some()))
+    }
+}
+
+/// An event the protocol does not have: refused through its ack, if it asked
+/// for one; ignored otherwise, as the lesson's server ignored it.
+async fn on_unknown_event<A: Adapter>(Event(name): Event, ack: AckSender<A>, AsksAck(asks): AsksAck) {
+    if asks {
+        let refusal = ChatError::bad_request(format!("there is no event {name:?} (see docs/protocol.md)"));
+        let _ = ack.send(&ErrorAck { ok: false, error: &refusal });
+    }
 }
 
 async fn on_disconnect<A: Adapter>(conn: Conn<A>, State(chat): State<ChatState>) {

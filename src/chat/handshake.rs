@@ -42,8 +42,9 @@ pub async fn admit<A: Adapter>(
     TryData(auth): TryData<Auth>,
 ) -> Result<(), Refused> {
     let span = connection_span(&s);
-    // A client that sends no auth object is a seed-style client with defaults.
-    let auth = auth.unwrap_or_default();
+    // A client that sends no auth object is a seed-style client with
+    // defaults; one that sends something else than an object is refused.
+    let auth = auth.map_err(|_| Refused(ErrorCode::BadRequest))?;
     let mut query = query_params(&s);
     let token = match &auth.token {
         Some(serde_json::Value::String(t)) => Some(t.clone()),

@@ -14,6 +14,10 @@ use crate::model::User;
 
 /// How long a `typing: true` lasts without being renewed.
 pub const TYPING_TTL: Duration = Duration::from_secs(5);
+/// Requests other than messages (typing, joins, room creation, history, room
+/// lists) a connection may make per second, in bursts of twice that. The web
+/// UI makes a few a minute; a flood is refused `rate_limited`.
+pub const REQUEST_RATE: u32 = 10;
 
 /// Per-connection state. Room membership is not here: it lives in the adapter.
 pub struct Session {
@@ -26,6 +30,7 @@ pub struct Session {
     pub span: tracing::Span,
     current: Mutex<Option<String>>,
     bucket: Mutex<TokenBucket>,
+    requests: Mutex<TokenBucket>,
     typing: Mutex<HashMap<String, Instant>>,
     /// Tickets handed to events in arrival order, and the one being served.
     issued: AtomicU64,
@@ -74,6 +79,7 @@ impl Session {
             span,
             current: Mutex::new(None),
             bucket: Mutex::new(TokenBucket::new(rate_limit)),
+            requests: Mutex::new(TokenBucket::new(REQUEST_RATE)),
             typing: Mutex::new(HashMap::new()),
             issued: AtomicU64::new(0),
             serving: watch::Sender::new(0),
@@ -101,6 +107,11 @@ impl Session {
     /// Takes one message from the rate limit; `false` when over it.
     pub fn try_send(&self) -> bool {
         lock(&self.bucket).try_take()
+    }
+
+    /// Takes one request (not a message) from its rate limit; `false` when over it.
+    pub fn try_request(&self) -> bool {
+        lock(&self.requests).try_take()
     }
 
     /// Marks the user typing in `room` for another [`TYPING_TTL`]; returns true

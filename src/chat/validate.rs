@@ -1,5 +1,8 @@
 //! Input rules shared by the Socket.IO handlers and the REST API.
 
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
 use super::error::{ChatError, ErrorCode};
 
 /// The room a client is in until it joins another.
@@ -17,28 +20,46 @@ pub const MAX_HISTORY_LIMIT: usize = 100;
 /// What a bad `limit` is told.
 const LIMIT_RULE: &str = "limit must be a positive integer (at most 100)";
 
-/// Checks a room id: 1..=64 characters of `[A-Za-z0-9_.-]`.
+/// Checks a room id: 1..=64 characters of `[A-Za-z0-9_.-]`, not `.` or `..`.
 pub fn room_id(room: &str) -> Result<&str, ChatError> {
     let ok = !room.is_empty()
         && room.len() <= MAX_ROOM_LEN
-        && room.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        && room.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && !matches!(room, "." | "..");
     if ok {
         Ok(room)
     } else {
-        Err(ChatError::bad_request("a room id is 1 to 64 characters of letters, digits, '_', '.' or '-'"))
+        Err(ChatError::bad_request(
+            "a room id is 1 to 64 characters of letters, digits, '_', '.' or '-' (not . or ..)",
+        ))
     }
 }
 
-/// Trims a display name and checks it is 1..=32 printable characters.
+/// Normalises a display name (NFKC, trimmed) and checks it is 1..=32
+/// visible characters: no control, format (zero-width, bidi override),
+/// separator, private-use or unassigned characters, so that a name cannot
+/// hide or reorder what it shows.
 pub fn display_name(name: &str) -> Result<String, ChatError> {
+    let name: String = name.nfkc().collect();
     let name = name.trim();
     let len = name.chars().count();
-    if len == 0 || len > MAX_NAME_LEN || name.chars().any(char::is_control) {
+    if len == 0 || len > MAX_NAME_LEN || name.chars().any(hidden) {
         return Err(ChatError::bad_request(
-            "a display name is 1 to 32 characters with no control characters",
+            "a display name is 1 to 32 visible characters, without control, zero-width or \
+             direction-changing characters",
         ));
     }
     Ok(name.to_owned())
+}
+
+/// Characters a name may not hold: they are invisible or change how the
+/// characters around them show.
+fn hidden(c: char) -> bool {
+    use GeneralCategory::*;
+    matches!(
+        c.general_category(),
+        Control | Format | LineSeparator | ParagraphSeparator | PrivateUse | Surrogate | Unassigned
+    ) || matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}')
 }
 
 /// Checks a message text: not blank and at most `max_len` characters.
@@ -92,7 +113,7 @@ mod tests {
         for ok in ["lobby", "a", "Room_1.x-y", &"r".repeat(64)] {
             assert!(room_id(ok).is_ok(), "{ok:?} should be accepted");
         }
-        for bad in ["", "has space", "slash/", "é", "#x", &"r".repeat(65)] {
+        for bad in ["", ".", "..", "has space", "slash/", "é", "#x", &"r".repeat(65)] {
             assert_eq!(room_id(bad).unwrap_err().code, ErrorCode::BadRequest, "{bad:?}");
         }
     }
@@ -101,8 +122,27 @@ mod tests {
     fn names() {
         assert_eq!(display_name("  Ada  ").unwrap(), "Ada");
         assert_eq!(display_name(&"é".repeat(32)).unwrap().chars().count(), 32);
-        for bad in ["", "   ", "a\u{7}b", &"x".repeat(33)] {
-            assert!(display_name(bad).is_err(), "{bad:?}");
+        assert_eq!(
+            display_name("ａｌｉｃｅ").unwrap(),
+            "alice",
+            "fullwidth forms fold to their plain letters"
+        );
+        assert_eq!(display_name("e\u{301}").unwrap(), "é", "combining sequences are composed");
+        assert_eq!(display_name("Zoë 🦀").unwrap(), "Zoë 🦀");
+        let bad = [
+            "",
+            "   ",
+            "a\u{7}b",
+            "alice\u{200b}",
+            "\u{202e}ecila",
+            "a\u{2066}b",
+            "\u{feff}bob",
+            "a\u{2028}b",
+            "\u{3164}",
+            "\u{e000}x",
+        ];
+        for bad in bad.iter().copied().chain([&*"x".repeat(33)]) {
+            assert_eq!(display_name(bad).unwrap_err().code, ErrorCode::BadRequest, "{bad:?}");
         }
     }
 
@@ -125,5 +165,58 @@ mod tests {
         assert_eq!(history_limit_param(Some("")).unwrap(), None);
         assert_eq!(history_limit_param(Some("7")).unwrap(), Some(7));
         assert_eq!(history_limit_param(Some("x")).unwrap_err(), history_limit(Some(0)).unwrap_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn room_ids_are_exactly_the_documented_set(room in "\\PC{0,70}|[A-Za-z0-9_.-]{0,70}") {
+            let documented = (1..=MAX_ROOM_LEN).contains(&room.len())
+                && room.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+                && room != "." && room != "..";
+            prop_assert_eq!(room_id(&room).is_ok(), documented);
+        }
+
+        #[test]
+        fn accepted_names_are_normal_visible_and_stable(name in "\\PC{0,40}|[\\u{200b}-\\u{206f}a-z ]{0,40}") {
+            if let Ok(clean) = display_name(&name) {
+                prop_assert!((1..=MAX_NAME_LEN).contains(&clean.chars().count()));
+                prop_assert!(!clean.chars().any(hidden), "{:?}", clean);
+                prop_assert_eq!(clean.trim(), clean.as_str());
+                let again = display_name(&clean);
+                prop_assert_eq!(again.as_deref(), Ok(clean.as_str()), "normalising twice changes nothing");
+            }
+        }
+
+        #[test]
+        fn texts_are_accepted_by_length_and_content(text in "\\PC{0,30}|\\s{0,5}", max in 1usize..25) {
+            let expected = !text.trim().is_empty() && text.chars().count() <= max;
+            prop_assert_eq!(message_text(&text, max).is_ok(), expected);
+        }
+
+        #[test]
+        fn limits_parse_like_integers(raw in "-?[0-9]{0,22}|\\PC{0,6}") {
+            match history_limit_param(Some(&raw)) {
+                Ok(None) => prop_assert!(raw.is_empty()),
+                Ok(Some(n)) => prop_assert_eq!(Some(n), raw.parse::<i64>().ok()),
+                Err(e) => prop_assert!(raw.parse::<i64>().is_err() && e.code == ErrorCode::BadRequest),
+            }
+            if let Ok(Some(n)) = history_limit_param(Some(&raw)) {
+                let limit = history_limit(Some(n));
+                prop_assert_eq!(limit.is_ok(), n >= 1);
+                prop_assert!(limit.is_ok_and(|l| (1..=MAX_HISTORY_LIMIT).contains(&l)) || n < 1);
+            }
+        }
+
+        #[test]
+        fn client_ids_are_short_and_printable(id in "\\PC{0,70}|[\\x00-\\x1f]{1,3}") {
+            let expected = !id.is_empty() && id.len() <= MAX_CLIENT_ID_LEN && !id.chars().any(char::is_control);
+            prop_assert_eq!(client_id(Some(&id)).is_ok(), expected);
+        }
     }
 }

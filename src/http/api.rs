@@ -1,12 +1,14 @@
 //! The REST API: health, server info, rooms and their history.
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
 
@@ -40,6 +42,40 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A query string read like axum's `Query`, refused as an [`ApiError`].
+struct ApiQuery<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(query)) => Ok(Self(query)),
+            Err(e) => Err(ApiError(ChatError::bad_request(format!("bad query string: {}", e.body_text())))),
+        }
+    }
+}
+
+/// A path parameter read like axum's `Path`, refused as an [`ApiError`].
+struct ApiPath<T>(T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(e) => Err(ApiError(ChatError::bad_request(format!("bad path: {}", e.body_text())))),
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is
+/// case-insensitive, as HTTP says.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// The routes under `/api`, behind the access token when there is one.
 pub fn routes<A: Adapter>(state: AppState<A>) -> Router<AppState<A>> {
     Router::new()
@@ -57,16 +93,15 @@ struct TokenQuery {
 
 async fn require_token<A: Adapter>(
     State(state): State<AppState<A>>,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
     headers: HeaderMap,
     request: Request,
     next: Next,
 ) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match access::check_token(state.chat.settings.token.as_deref(), bearer.or(query.token.as_deref())) {
+    match access::check_token(
+        state.chat.settings.token.as_deref(),
+        bearer(&headers).or(query.token.as_deref()),
+    ) {
         Ok(()) => next.run(request).await,
         Err(e) => ApiError(e).into_response(),
     }
@@ -118,8 +153,8 @@ struct MessagesQuery {
 /// `GET /api/rooms/{room}/messages?before=&after=&limit=&key=`.
 async fn messages<A: Adapter>(
     State(state): State<AppState<A>>,
-    Path(room): Path<String>,
-    Query(q): Query<MessagesQuery>,
+    ApiPath(room): ApiPath<String>,
+    ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> Result<Response, ApiError> {
     let room = access::existing_room(state.chat.store.as_ref(), validate::room_id(&room)?).await?;
     access::admit(&room, Pass::Key(q.key.as_deref()))?;

@@ -93,8 +93,13 @@ const ACK_TIMEOUT_MS = 10_000;
 const PING_EVERY_MS = 5_000;
 const TYPING_RESEND_MS = 3_000;
 const TYPING_IDLE_MS = 4_000;
-/** The server expires typing after 5 s; a lost "stopped" must not linger here either. */
-const TYPING_SHOW_MS = 6_000;
+/**
+ * The server announces only changes: one "started", then "stopped" when the
+ * typist stops, sends, leaves, disconnects or lets it lapse (5 s unrenewed).
+ * So a typist shows until "stopped"; this only bounds a "stopped" that a
+ * dropped connection lost.
+ */
+const TYPING_SHOW_MS = 60_000;
 
 function newRoomView(id: string, isPrivate: boolean): RoomView {
   return {

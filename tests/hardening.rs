@@ -1,0 +1,160 @@
+//! Hostile input at the chat layer (issue 11): typing and request floods,
+//! look-alike names, malformed handshakes, unknown events and REST edge cases,
+//! against the real server with a real Socket.IO client.
+
+mod common;
+
+use common::sio::ConnectError;
+use common::{Client, TestServer};
+use serde_json::{Value, json};
+
+#[track_caller]
+fn code(v: &Value) -> &str {
+    assert_eq!(v["ok"], false, "expected an error, got {v}");
+    v["error"]["code"].as_str().unwrap()
+}
+
+#[track_caller]
+fn ok(v: Value) -> Value {
+    assert_eq!(v["ok"], true, "expected ok, got {v}");
+    v
+}
+
+#[tokio::test]
+async fn a_typing_flood_is_announced_once_and_then_refused() {
+    let server = TestServer::start().await;
+    let ann = Client::rich(&server.url, "ann").await;
+    let bob = Client::rich(&server.url, "bob").await;
+    ok(ann.request("room:join", json!({ "room": "t" })).await);
+    ok(bob.request("room:join", json!({ "room": "t" })).await);
+
+    // Many renewals in a row: only the first is a change of state.
+    let mut replies = Vec::new();
+    for _ in 0..50 {
+        replies.push(ann.request("typing", json!({ "room": "t", "typing": true })).await);
+    }
+    let accepted = replies.iter().filter(|r| r["ok"] == true).count();
+    let refused: Vec<&str> = replies.iter().filter(|r| r["ok"] == false).map(code).collect();
+    assert!((1..50).contains(&accepted), "some typing requests are refused, not all: {accepted}");
+    assert!(refused.iter().all(|c| *c == "rate_limited"), "{refused:?}");
+
+    // The typist sends a message: typing stops, then the message arrives. Every
+    // typing event bob received is now in his queue, before the message.
+    ok(ann.request("message:send", json!({ "room": "t", "text": "done" })).await);
+    assert_eq!(bob.next("message:new").await["text"], "done");
+    let typing: Vec<bool> =
+        bob.drain("typing").await.iter().map(|e| e["typing"].as_bool().unwrap()).collect();
+    assert_eq!(typing, [true, false], "one start and one stop, not one event per request");
+}
+
+#[tokio::test]
+async fn a_request_flood_is_refused_without_changing_anything() {
+    let server = TestServer::start().await;
+    let eve = Client::rich(&server.url, "eve").await;
+    let mut codes = Vec::new();
+    for i in 0..60 {
+        let reply = eve.request("room:create", json!({ "room": format!("flood-{i}") })).await;
+        codes.push(if reply["ok"] == true { "ok" } else { code(&reply) }.to_owned());
+    }
+    let created = codes.iter().filter(|c| *c == "ok").count();
+    assert!(created < 60 && codes.iter().all(|c| c == "ok" || c == "rate_limited"), "{codes:?}");
+    // A refused creation created nothing: its id is still free.
+    let first_refused = codes.iter().position(|c| c == "rate_limited").unwrap();
+    let rooms: Value = reqwest::get(format!("{}/api/rooms", server.url)).await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> =
+        rooms["rooms"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), created, "{ids:?}");
+    assert!(!ids.contains(&format!("flood-{first_refused}").as_str()));
+}
+
+#[tokio::test]
+async fn look_alike_names_are_refused_and_fullwidth_forms_folded() {
+    let server = TestServer::start().await;
+    for bad in ["alice\u{200b}", "\u{202e}ecila", "bob\u{2066}", "\u{feff}carol", "\u{3164}"] {
+        let refused = Client::connect(&server.url, json!({ "name": bad, "v": 1 }), "").await;
+        assert!(matches!(refused, Err(ConnectError::Refused(ref m)) if m == "bad_request"), "{bad:?}");
+    }
+    let folded = Client::rich(&server.url, "ａｌｉｃｅ").await;
+    let joined = ok(folded.request("room:join", json!({ "room": "n" })).await);
+    assert_eq!(joined["members"][0]["name"], "alice");
+}
+
+#[tokio::test]
+async fn an_auth_that_is_not_an_object_is_refused() {
+    let server = TestServer::start().await;
+    for auth in [json!("ann"), json!(true), json!(-1), json!([1, 2])] {
+        let refused = Client::connect(&server.url, auth.clone(), "").await;
+        assert!(refused.is_err(), "{auth} must not connect as a guest");
+        if let Err(ConnectError::Refused(m)) = refused {
+            assert_eq!(m, "bad_request", "{auth}");
+        }
+    }
+    for auth in [json!({ "name": 7 }), json!({ "name": ["x"] })] {
+        let refused = Client::connect(&server.url, auth.clone(), "").await;
+        assert!(matches!(refused, Err(ConnectError::Refused(ref m)) if m == "bad_request"), "{auth}");
+    }
+    // No auth at all is still the lesson's plain client.
+    let seed = Client::connect(&server.url, Value::Null, "").await.expect("a plain client connects");
+    seed.close();
+}
+
+#[tokio::test]
+async fn an_unknown_event_with_an_ack_is_answered_bad_request() {
+    let server = TestServer::start().await;
+    let ann = Client::rich(&server.url, "ann").await;
+    let reply = ann.request("room:destroy", json!({ "room": "lobby" })).await;
+    assert_eq!(code(&reply), "bad_request");
+    assert!(reply["error"]["message"].as_str().unwrap().contains("room:destroy"), "{reply}");
+    // Without an ack it is ignored, and the connection carries on.
+    ann.emit("whatever", json!({}));
+    ok(ann.request("room:join", json!({ "room": "still-here" })).await);
+}
+
+#[tokio::test]
+async fn dot_room_ids_are_refused_everywhere() {
+    let server = TestServer::start().await;
+    let ann = Client::rich(&server.url, "ann").await;
+    for room in [".", ".."] {
+        assert_eq!(code(&ann.request("room:join", json!({ "room": room })).await), "bad_request", "{room}");
+        assert_eq!(code(&ann.request("room:create", json!({ "room": room })).await), "bad_request", "{room}");
+    }
+    // HTTP clients resolve dot segments before sending; a raw request does not.
+    let addr = server.url.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET /api/rooms/../messages HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    let read = tokio::io::AsyncReadExt::read_to_string(&mut tcp, &mut response);
+    tokio::time::timeout(common::sio::RECV_TIMEOUT, read).await.unwrap().unwrap();
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(response.contains(r#""code":"bad_request""#), "{response}");
+}
+
+#[tokio::test]
+async fn rest_refusals_are_json_and_the_bearer_scheme_is_case_insensitive() {
+    let server = TestServer::with(&["--token", "s3cret"]).await;
+    let http = reqwest::Client::new();
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let resp = http
+            .get(format!("{}/api/rooms", server.url))
+            .header("authorization", format!("{scheme} s3cret"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{scheme}");
+    }
+    let wrong = http.get(format!("{}/api/rooms", server.url)).header("authorization", "Basic s3cret");
+    assert_eq!(wrong.send().await.unwrap().status(), 401);
+
+    for query in ["token=s3cret&token=s3cret", "token=s3cret&limit=1&limit=2"] {
+        let resp = http.get(format!("{}/api/rooms/lobby/messages?{query}", server.url)).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{query}");
+        assert_eq!(
+            resp.headers()["content-type"].to_str().unwrap(),
+            "application/json",
+            "{query}: a refusal has the documented JSON body"
+        );
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "bad_request", "{query}: {body}");
+    }
+}

@@ -86,6 +86,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RTCHAT_RATE_LIMIT", default_value_t = 20)]
     pub rate_limit: u32,
 
+    /// Messages per second from one client address across all its
+    /// connections, bursts of twice that; 0 turns this limit off.
+    #[arg(long, env = "RTCHAT_RATE_LIMIT_PER_IP", default_value_t = 60)]
+    pub rate_limit_per_ip: u32,
+
     /// Print one machine-readable JSON `ready` line with every URL instead of the
     /// banner (and a `tunnel` line at every tunnel state change).
     #[arg(long, env = "RTCHAT_JSON")]

@@ -116,7 +116,12 @@ impl Config {
             port: args.port,
             ui_port,
             db,
-            chat: ChatSettings { token, max_message_len: args.max_message_len, rate_limit: args.rate_limit },
+            chat: ChatSettings {
+                token,
+                max_message_len: args.max_message_len,
+                rate_limit: args.rate_limit,
+                rate_limit_per_ip: args.rate_limit_per_ip,
+            },
             cors: CorsPolicy::new(&args.cors_origins).map_err(ConfigError)?,
             json: args.json,
             tunnel,

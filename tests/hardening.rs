@@ -158,3 +158,30 @@ async fn rest_refusals_are_json_and_the_bearer_scheme_is_case_insensitive() {
         assert_eq!(body["error"]["code"], "bad_request", "{query}: {body}");
     }
 }
+
+#[tokio::test]
+async fn connections_from_one_address_share_one_message_budget() {
+    // No per-connection limit, so only the address's budget (5/s, bursts of 10) applies.
+    let server = TestServer::with(&["--rate-limit", "0", "--rate-limit-per-ip", "5"]).await;
+    let mut clients = Vec::new();
+    for i in 0..5 {
+        let client = Client::rich(&server.url, &format!("sock{i}")).await;
+        ok(client.request("room:join", json!({ "room": "burst" })).await);
+        clients.push(client);
+    }
+    let mut stored = 0;
+    for round in 0..8 {
+        for client in &clients {
+            let reply =
+                client.request("message:send", json!({ "room": "burst", "text": format!("{round}") })).await;
+            if reply["ok"] == true {
+                stored += 1;
+            } else {
+                assert_eq!(code(&reply), "rate_limited", "{reply}");
+            }
+        }
+    }
+    assert!((10..40).contains(&stored), "40 sends from one address, about 10 stored: {stored}");
+    let history = clients[0].request("history", json!({ "room": "burst", "limit": 100 })).await;
+    assert_eq!(ok(history)["messages"].as_array().unwrap().len(), stored, "refused sends stored nothing");
+}

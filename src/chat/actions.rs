@@ -120,6 +120,12 @@ async fn accept<A: Adapter>(
             "you are sending too fast; wait a moment and try again",
         ));
     }
+    if me.addr.is_some_and(|addr| !chat.per_address.try_take(addr)) {
+        return Err(ChatError::new(
+            ErrorCode::RateLimited,
+            "too many messages from your network address; wait a moment and try again",
+        ));
+    }
     if !rooms::is_member(s, &room) {
         return Err(ChatError::forbidden("join the room before sending to it"));
     }

@@ -41,7 +41,8 @@ pub async fn admit<A: Adapter>(
     State(chat): State<ChatState>,
     TryData(auth): TryData<Auth>,
 ) -> Result<(), Refused> {
-    let span = connection_span(&s);
+    let peer = s.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let span = connection_span(&s, peer);
     // A client that sends no auth object is a seed-style client with
     // defaults; one that sends something else than an object is refused.
     let auth = auth.map_err(|_| Refused(ErrorCode::BadRequest))?;
@@ -67,7 +68,7 @@ pub async fn admit<A: Adapter>(
         Some(_) => return Err(Refused(ErrorCode::BadRequest)),
     };
     let user = User { id: s.id.to_string(), name };
-    let me = Arc::new(Session::new(user, rich, chat.settings.rate_limit, span));
+    let me = Arc::new(Session::new(user, rich, peer.map(|p| p.ip()), chat.settings.rate_limit, span));
     s.extensions.insert(me.clone());
     Metrics::add(&chat.metrics.connections);
     Metrics::add(&chat.metrics.connections_total);
@@ -86,8 +87,7 @@ pub async fn admit<A: Adapter>(
 }
 
 /// The span every log line of this connection is written in.
-fn connection_span<A: Adapter>(s: &Socket<A>) -> tracing::Span {
-    let peer = s.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+fn connection_span<A: Adapter>(s: &Socket<A>, peer: Option<SocketAddr>) -> tracing::Span {
     tracing::info_span!(
         "conn",
         sid = %s.id,

@@ -51,6 +51,8 @@ pub struct ChatSettings {
     pub max_message_len: usize,
     /// Messages per second per connection; `0` turns limiting off.
     pub rate_limit: u32,
+    /// Messages per second per client address, across its connections; `0` turns it off.
+    pub rate_limit_per_ip: u32,
 }
 
 /// Everything a handler needs; a cheap clone around an `Arc`.
@@ -69,12 +71,22 @@ pub struct ChatInner {
     pub health: Health,
     /// This process's counters.
     pub metrics: metrics::Metrics,
+    /// The message budget of each client address.
+    pub per_address: ratelimit::PerAddress,
 }
 
 impl ChatState {
     /// The chat's shared state.
     pub fn new(store: Arc<dyn Store>, pipeline: Pipeline, settings: ChatSettings, health: Health) -> Self {
-        Self(Arc::new(ChatInner { store, pipeline, settings, health, metrics: Default::default() }))
+        let per_address = ratelimit::PerAddress::new(settings.rate_limit_per_ip);
+        Self(Arc::new(ChatInner {
+            store,
+            pipeline,
+            settings,
+            health,
+            metrics: Default::default(),
+            per_address,
+        }))
     }
 }
 

@@ -1,6 +1,39 @@
-//! A per-connection token bucket: `rate` messages a second, bursts of twice that.
+//! Message rates: a token bucket per connection (`rate` messages a second,
+//! bursts of twice that), and a budget per client address shared by all of
+//! its connections.
 
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::time::Instant;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// Addresses remembered before idle ones are forgotten.
+const ADDRESSES_KEPT: usize = 10_000;
+
+/// A message budget per client address (GCRA, from `governor`); many
+/// connections from one address draw on one budget.
+pub struct PerAddress(Option<DefaultKeyedRateLimiter<IpAddr>>);
+
+impl PerAddress {
+    /// `rate` messages a second per address, bursts of twice that; `0` allows everything.
+    pub fn new(rate: u32) -> Self {
+        let quota = NonZeroU32::new(rate).map(|rate| {
+            const TWICE: NonZeroU32 = NonZeroU32::new(2).unwrap();
+            Quota::per_second(rate).allow_burst(rate.saturating_mul(TWICE))
+        });
+        Self(quota.map(RateLimiter::keyed))
+    }
+
+    /// Takes one message from `addr`'s budget; `false` when it is spent.
+    pub fn try_take(&self, addr: IpAddr) -> bool {
+        let Some(limiter) = &self.0 else { return true };
+        if limiter.len() > ADDRESSES_KEPT {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&addr).is_ok()
+    }
+}
 
 /// Tokens refill continuously; each accepted message takes one.
 #[derive(Debug)]
@@ -56,6 +89,15 @@ mod tests {
         let later = start + Duration::from_millis(100);
         assert!(bucket.try_take_at(later));
         assert!(!bucket.try_take_at(later));
+    }
+
+    #[test]
+    fn each_address_has_its_own_budget_of_twice_the_rate() {
+        let budget = PerAddress::new(5);
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "::1".parse().unwrap());
+        assert_eq!((0..100).filter(|_| budget.try_take(a)).count(), 10);
+        assert!(budget.try_take(b), "another address is not affected");
+        assert!((0..10_000).all(|_| PerAddress::new(0).try_take(a)), "0 turns it off");
     }
 
     #[test]

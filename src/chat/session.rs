@@ -1,6 +1,7 @@
 //! What the server keeps for each connection, stored in the socket's extensions.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub struct Session {
     pub user: User,
     /// Connected with `auth.v: 1`: receives `message:new` instead of plain `message`.
     pub rich: bool,
+    /// The client's address, whose message budget this connection shares.
+    pub addr: Option<IpAddr>,
     /// The connection's tracing span (sid, peer address, transport): every
     /// handler runs in it, so each log line names its connection.
     pub span: tracing::Span,
@@ -72,10 +75,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Session {
     /// A new connection's state, with a full rate-limit bucket.
-    pub fn new(user: User, rich: bool, rate_limit: u32, span: tracing::Span) -> Self {
+    pub fn new(user: User, rich: bool, addr: Option<IpAddr>, rate_limit: u32, span: tracing::Span) -> Self {
         Self {
             user,
             rich,
+            addr,
             span,
             current: Mutex::new(None),
             bucket: Mutex::new(TokenBucket::new(rate_limit)),
@@ -152,7 +156,7 @@ mod tests {
 
     fn session() -> Arc<Session> {
         let user = User { id: "u".into(), name: "ann".into() };
-        Arc::new(Session::new(user, true, 0, tracing::Span::none()))
+        Arc::new(Session::new(user, true, None, 0, tracing::Span::none()))
     }
 
     #[tokio::test(start_paused = true)]

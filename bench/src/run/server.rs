@@ -208,6 +208,8 @@ impl Runner {
                     "--json",
                     "--rate-limit",
                     "0",
+                    "--rate-limit-per-ip",
+                    "0",
                     "-q",
                     "--db",
                 ]);

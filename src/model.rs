@@ -67,6 +67,8 @@ pub struct Room {
     pub id: String,
     /// Whether entering it takes its invite key.
     pub private: bool,
+    /// A private room's display name (its id is random); public rooms go by their id.
+    pub name: Option<String>,
     /// SHA-256 of the private room's key; `None` for public rooms.
     pub key_hash: Option<[u8; 32]>,
 }
@@ -74,12 +76,12 @@ pub struct Room {
 impl Room {
     /// A public room.
     pub fn public(id: impl Into<String>) -> Self {
-        Self { id: id.into(), private: false, key_hash: None }
+        Self { id: id.into(), private: false, name: None, key_hash: None }
     }
 
-    /// A private room that opens with `key`.
-    pub fn private(id: impl Into<String>, key: &str) -> Self {
-        Self { id: id.into(), private: true, key_hash: Some(hash_key(key)) }
+    /// A private room called `name` that opens with `key`.
+    pub fn private(id: impl Into<String>, name: impl Into<String>, key: &str) -> Self {
+        Self { id: id.into(), private: true, name: Some(name.into()), key_hash: Some(hash_key(key)) }
     }
 
     /// Whether `key` is this private room's key (compared in constant time).
@@ -136,7 +138,7 @@ mod tests {
 
     #[test]
     fn a_private_room_opens_with_its_key_only() {
-        let room = Room::private("den", "s3cret");
+        let room = Room::private("p-den", "Den", "s3cret");
         assert!(room.opens_with("s3cret"));
         assert!(!room.opens_with("s3cre"));
         assert!(!room.opens_with(""));

@@ -185,3 +185,67 @@ async fn connections_from_one_address_share_one_message_budget() {
     let history = clients[0].request("history", json!({ "room": "burst", "limit": 100 })).await;
     assert_eq!(ok(history)["messages"].as_array().unwrap().len(), stored, "refused sends stored nothing");
 }
+
+#[tokio::test]
+async fn nobody_can_squat_a_room_the_lesson_uses() {
+    let server = TestServer::start().await;
+    let eve = Client::rich(&server.url, "eve").await;
+    for room in ["lobby", "12345"] {
+        let squat = eve.request("room:create", json!({ "room": room, "private": true })).await;
+        assert_eq!(code(&squat), "bad_request", "{room}: a private room's id is the server's");
+    }
+    let reserved = eve.request("room:create", json!({ "room": "p-aaaaaaaaaaaaaaaa" })).await;
+    assert_eq!(code(&reserved), "bad_request", "public rooms may not take the private id space");
+    // The lesson's clients still get their rooms.
+    let seed = Client::seed(&server.url, Some("12345")).await;
+    assert_eq!(ok(seed.request("joinRoom", json!("lobby")).await)["ok"], true);
+
+    let created = ok(eve.request("room:create", json!({ "private": true, "name": "Secret plans" })).await);
+    let id = created["room"]["id"].as_str().unwrap();
+    assert!(
+        id.len() == 18
+            && id.starts_with("p-")
+            && id[2..].bytes().all(|b| b"abcdefghijklmnopqrstuvwxyz234567".contains(&b)),
+        "an unguessable id: {id}"
+    );
+    assert_eq!(created["room"], json!({ "id": id, "private": true, "name": "Secret plans" }));
+    assert_eq!(created["key"].as_str().map(str::len), Some(32));
+    let joined = ok(eve.request("room:join", json!({ "room": id, "key": created["key"] })).await);
+    assert_eq!(joined["room"]["name"], "Secret plans");
+    for bad in [json!({ "private": true, "name": "a\u{202e}b" }), json!({ "room": "x", "name": "named" })] {
+        assert_eq!(code(&eve.request("room:create", bad.clone()).await), "bad_request", "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn a_private_room_without_its_key_looks_like_a_missing_room() {
+    let server = TestServer::start().await;
+    let ann = Client::rich(&server.url, "ann").await;
+    let created = ok(ann.request("room:create", json!({ "private": true, "name": "den" })).await);
+    let den = created["room"]["id"].as_str().unwrap().to_owned();
+    let missing = "p-zzzzzzzzzzzzzzzz";
+
+    let eve = Client::rich(&server.url, "eve").await;
+    let no_key = |room: &str| json!({ "room": room });
+    let wrong_key = |room: &str| json!({ "room": room, "key": "0".repeat(32) });
+    let cases: [(&str, &dyn Fn(&str) -> Value); 3] =
+        [("room:join", &no_key), ("room:join", &wrong_key), ("history", &no_key)];
+    for (event, payload) in cases {
+        let private = eve.request(event, payload(&den)).await;
+        let absent = eve.request(event, payload(missing)).await;
+        assert_eq!(code(&private), "not_found", "{event} {private}");
+        assert_eq!(
+            private["error"]["message"].as_str().unwrap().replace(&den, "ID"),
+            absent["error"]["message"].as_str().unwrap().replace(missing, "ID"),
+            "{event}: the same words for both"
+        );
+    }
+    let rest = |room: &str| reqwest::get(format!("{}/api/rooms/{room}/messages", server.url));
+    let (private, absent) = (rest(&den).await.unwrap(), rest(missing).await.unwrap());
+    assert_eq!((private.status().as_u16(), absent.status().as_u16()), (404, 404));
+    let wrong = reqwest::get(format!("{}/api/rooms/{den}/messages?key=nope", server.url)).await.unwrap();
+    assert_eq!(wrong.status(), 404);
+    // Joining a missing private id creates nothing.
+    let rooms = ok(ann.request("rooms:list", Value::Null).await);
+    assert!(!rooms.to_string().contains(missing), "{rooms}");
+}

@@ -47,6 +47,8 @@ pub(super) async fn enter<A: Adapter>(
     let id = validate::room_id(room)?;
     let room = match chat.store.room(id).await? {
         Some(room) => room,
+        // A private room is never made by joining it: its id was the server's.
+        None if validate::is_private_id(id) => return Err(access::no_such_room(id)),
         None => chat.store.ensure_room(id).await?,
     };
     access::admit(&room, Pass::Key(key))?;
@@ -165,7 +167,7 @@ pub async fn summaries<A: Adapter>(
         let members = rooms::member_count(io, &r.id)
             .await
             .map_err(|_| ChatError::unavailable("could not count the room's members; try again"))?;
-        out.push(RoomSummary { id: r.id, private: r.private, members });
+        out.push(RoomSummary { id: r.id, private: r.private, name: r.name, members });
     }
     Ok(out)
 }

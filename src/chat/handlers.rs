@@ -293,20 +293,43 @@ async fn on_room_leave<A: Adapter>(req: Request<A, LeaveRequest>) {
 
 async fn on_room_create<A: Adapter>(req: Request<A, CreateRequest>, State(chat): State<ChatState>) {
     req.answer(move |cx, data| async move {
-        let id = match data.room {
-            Some(room) => validate::room_id(&room)?.to_owned(),
-            None => format!("room-{}", random_hex(4)),
-        };
-        let key = data.private.then(|| random_hex(16));
-        let room = match &key {
-            Some(key) => Room::private(id, key),
-            None => Room::public(id),
-        };
+        let (room, key) = new_room(data)?;
         chat.store.create_room(room.clone()).await?;
         tracing::info!(room = %room.id, private = room.private, by = %cx.me.user.name, "room created");
         Ok(CreateAck { ok: true, room: RoomInfo::from(&room), key })
     })
     .await
+}
+
+/// The room a `room:create` asks for, and a private room's key. A private
+/// room's id is the server's: random, so nobody can take a name others use
+/// (the lesson's `lobby`, a project id) and lock them out.
+fn new_room(data: CreateRequest) -> Result<(Room, Option<String>), ChatError> {
+    if data.private {
+        if data.room.is_some() {
+            return Err(ChatError::bad_request(
+                "a private room's id is chosen by the server; give it a name instead",
+            ));
+        }
+        let name = data.name.as_deref().map(validate::room_name).transpose()?;
+        let key = random_hex(16);
+        let room =
+            Room::private(validate::private_room_id(), name.as_deref().unwrap_or("Private room"), &key);
+        return Ok((room, Some(key)));
+    }
+    if data.name.is_some() {
+        return Err(ChatError::bad_request("only private rooms have a name; a public room goes by its id"));
+    }
+    let id = match data.room {
+        Some(room) if validate::is_private_id(&room) => {
+            return Err(ChatError::bad_request(
+                "ids starting with p- are for private rooms; choose another id",
+            ));
+        }
+        Some(room) => validate::room_id(&room)?.to_owned(),
+        None => format!("room-{}", random_hex(4)),
+    };
+    Ok((Room::public(id), None))
 }
 
 async fn on_message_send<A: Adapter>(req: Request<A, SendRequest>, State(chat): State<ChatState>) {

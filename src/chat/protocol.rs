@@ -83,12 +83,17 @@ pub struct LeaveRequest {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
-    /// The new room's id; the server picks `room-xxxxxxxx` when absent.
+    /// A public room's id; the server picks `room-xxxxxxxx` when absent. A
+    /// private room's id is always the server's (unguessable), so it is
+    /// `bad_request` with `private: true`.
     #[serde(default)]
     pub room: Option<String>,
     /// Whether the room needs an invite key (returned once, in the ack).
     #[serde(default)]
     pub private: bool,
+    /// A private room's display name, 1 to 64 visible characters.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// `message:send` (and a seed client's `message`, addressed to its current room).
@@ -140,11 +145,14 @@ pub struct RoomInfo {
     pub id: String,
     /// Whether it needs an invite key.
     pub private: bool,
+    /// A private room's display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl From<&Room> for RoomInfo {
     fn from(room: &Room) -> Self {
-        Self { id: room.id.clone(), private: room.private }
+        Self { id: room.id.clone(), private: room.private, name: room.name.clone() }
     }
 }
 
@@ -155,6 +163,9 @@ pub struct RoomSummary {
     pub id: String,
     /// Whether it needs an invite key.
     pub private: bool,
+    /// A private room's display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Connections in the room now, on every process.
     pub members: usize,
 }

@@ -40,16 +40,46 @@ pub fn room_id(room: &str) -> Result<&str, ChatError> {
 /// separator, private-use or unassigned characters, so that a name cannot
 /// hide or reorder what it shows.
 pub fn display_name(name: &str) -> Result<String, ChatError> {
-    let name: String = name.nfkc().collect();
-    let name = name.trim();
-    let len = name.chars().count();
-    if len == 0 || len > MAX_NAME_LEN || name.chars().any(hidden) {
-        return Err(ChatError::bad_request(
+    visible(name, MAX_NAME_LEN).ok_or_else(|| {
+        ChatError::bad_request(
             "a display name is 1 to 32 visible characters, without control, zero-width or \
              direction-changing characters",
-        ));
-    }
-    Ok(name.to_owned())
+        )
+    })
+}
+
+/// A private room's name: the same rules as a display name, 1..=64 characters.
+pub fn room_name(name: &str) -> Result<String, ChatError> {
+    visible(name, MAX_ROOM_LEN).ok_or_else(|| {
+        ChatError::bad_request(
+            "a room name is 1 to 64 visible characters, without control or zero-width characters",
+        )
+    })
+}
+
+/// `text` normalised (NFKC, trimmed) if it is 1..=`max` visible characters.
+fn visible(text: &str, max: usize) -> Option<String> {
+    let text: String = text.nfkc().collect();
+    let text = text.trim();
+    let len = text.chars().count();
+    (len > 0 && len <= max && !text.chars().any(hidden)).then(|| text.to_owned())
+}
+
+/// The prefix of private rooms' ids, which only the server hands out.
+const PRIVATE_PREFIX: &str = "p-";
+
+/// A new private room's id: `p-` and 16 random base32 characters (80 bits).
+pub fn private_room_id() -> String {
+    const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    let id: String = bytes.iter().map(|b| char::from(BASE32[usize::from(b % 32)])).collect();
+    format!("{PRIVATE_PREFIX}{id}")
+}
+
+/// Whether `id` is in the private rooms' id space (public rooms may not use it).
+pub fn is_private_id(id: &str) -> bool {
+    id.starts_with(PRIVATE_PREFIX)
 }
 
 /// Characters a name may not hold: they are invisible or change how the

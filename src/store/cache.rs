@@ -106,12 +106,12 @@ mod tests {
         let cache = RoomCache::new(db.clone());
         assert_eq!(cache.room("lobby").await.unwrap(), None, "a missing room is not remembered");
         let created = cache.ensure_room("lobby").await.unwrap();
-        let private = Room { id: "den".into(), private: true, key_hash: Some([7; 32]) };
+        let private = Room::private("p-den", "Den", "k3y");
         cache.create_room(private.clone()).await.unwrap();
         db.close().await.unwrap();
         assert_eq!(cache.room("lobby").await.unwrap(), Some(created.clone()));
         assert_eq!(cache.ensure_room("lobby").await.unwrap(), created);
-        assert_eq!(cache.room("den").await.unwrap(), Some(private));
+        assert_eq!(cache.room("p-den").await.unwrap(), Some(private));
         assert!(matches!(cache.room("other").await, Err(StoreError::Closed)));
     }
 }

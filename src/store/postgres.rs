@@ -32,6 +32,7 @@ const SCHEMA: &str = r#"
         client_id  TEXT
     );
     CREATE INDEX IF NOT EXISTS rtchat_messages_by_room ON rtchat_messages (room, seq);
+    ALTER TABLE rtchat_rooms ADD COLUMN IF NOT EXISTS name TEXT;
     CREATE UNIQUE INDEX IF NOT EXISTS rtchat_messages_resend ON rtchat_messages (room, user_name, client_id)
         WHERE client_id IS NOT NULL;
 "#;
@@ -191,9 +192,9 @@ impl Store for PostgresStore {
             .writer()
             .await?
             .execute(
-                "INSERT INTO rtchat_rooms (id, private, key_hash, created_at) VALUES ($1, $2, $3, $4)
+                "INSERT INTO rtchat_rooms (id, private, key_hash, name, created_at) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (id) DO NOTHING",
-                &[&room.id, &room.private, &key, &now_ms()],
+                &[&room.id, &room.private, &key, &room.name, &now_ms()],
             )
             .await
             .map_err(backend)?;

@@ -7,7 +7,7 @@ use crate::model::{Message, Room, User, message_id};
 /// The columns a message is read from, in the order [`message_row!`] expects.
 pub const MESSAGE_COLUMNS: &str = "seq, room, user_id, user_name, text, ts, client_id";
 /// The columns a room is read from, in the order [`room_row!`] expects.
-pub const ROOM_COLUMNS: &str = "id, private, key_hash";
+pub const ROOM_COLUMNS: &str = "id, private, key_hash, name";
 
 /// Builds a [`Message`] from a row of [`MESSAGE_COLUMNS`]; `$get` is the
 /// driver's fallible column getter (`get` for rusqlite, `try_get` for tokio-postgres).
@@ -27,7 +27,7 @@ macro_rules! message_row {
 /// Builds a [`Room`] from a row of [`ROOM_COLUMNS`], like [`message_row!`].
 macro_rules! room_row {
     ($row:ident . $get:ident) => {
-        $crate::store::sql::room($row.$get(0)?, $row.$get(1)?, $row.$get(2)?)
+        $crate::store::sql::room($row.$get(0)?, $row.$get(1)?, $row.$get(2)?, $row.$get(3)?)
     };
 }
 
@@ -46,8 +46,8 @@ pub fn message(
 }
 
 /// A room from its columns; a stored key hash of the wrong length opens nothing.
-pub fn room(id: String, private: bool, key_hash: Option<Vec<u8>>) -> Room {
-    Room { id, private, key_hash: key_hash.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()) }
+pub fn room(id: String, private: bool, key_hash: Option<Vec<u8>>, name: Option<String>) -> Room {
+    Room { id, private, name, key_hash: key_hash.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()) }
 }
 
 /// Sequence numbers are u64 in ids and i64 in SQL; ids past i64 cannot exist.

@@ -16,7 +16,8 @@ use crate::model::{Message, NewMessage, Room, now_ms};
 const READERS: usize = 2;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE rooms (
         id         TEXT PRIMARY KEY,
         private    INTEGER NOT NULL,
@@ -35,7 +36,11 @@ const MIGRATIONS: &[&str] = &[r#"
     CREATE INDEX messages_by_room ON messages (room, seq);
     CREATE UNIQUE INDEX messages_resend ON messages (room, user_name, client_id)
         WHERE client_id IS NOT NULL;
-"#];
+"#,
+    r#"
+    ALTER TABLE rooms ADD COLUMN name TEXT;
+"#,
+];
 
 /// SQLite behind the [`Store`] trait.
 #[derive(Clone)]
@@ -256,9 +261,9 @@ impl Store for SqliteStore {
             let inserted = w
                 .conn
                 .execute(
-                    "INSERT INTO rooms (id, private, key_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+                    "INSERT INTO rooms (id, private, key_hash, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (id) DO NOTHING",
-                    params![room.id, room.private, room.key_hash.map(|k| k.to_vec()), now_ms()],
+                    params![room.id, room.private, room.key_hash.map(|k| k.to_vec()), room.name, now_ms()],
                 )
                 .map_err(backend)?;
             if inserted == 0 {
@@ -379,11 +384,8 @@ mod tests {
         let path = dir.path().join("nested/dir/t.db");
         let store = SqliteStore::open(DbTarget::Sqlite(path.clone())).await.unwrap();
         store.append(vec![msg("a", "ann", "kept", None)]).await.unwrap();
-        store.create_room(Room { id: "p".into(), private: true, key_hash: Some([7; 32]) }).await.unwrap();
-        assert!(matches!(
-            store.create_room(Room { id: "p".into(), private: false, key_hash: None }).await,
-            Err(StoreError::RoomExists(_))
-        ));
+        store.create_room(Room { key_hash: Some([7; 32]), ..Room::private("p", "P", "k") }).await.unwrap();
+        assert!(matches!(store.create_room(Room::public("p")).await, Err(StoreError::RoomExists(_))));
         store.close().await.unwrap();
         assert!(matches!(store.ping().await, Err(StoreError::Closed)));
 

@@ -11,7 +11,7 @@ import { Sidebar } from './components/Sidebar';
 import { TypingLine } from './components/TypingLine';
 import { ChatClient, type ChatState } from './lib/client';
 import { describeError } from './lib/errors';
-import { DEFAULT_ROOM, isValidRoomId, type RoomSummary, type User } from './lib/protocol';
+import { DEFAULT_ROOM, isValidRoomId, roomLabel, type RoomSummary, type User } from './lib/protocol';
 import { storage } from './lib/storage';
 import { timelineItems, type TimelineItem } from './lib/timeline';
 import { cleanAddress, readLinkParams } from './lib/url';
@@ -93,8 +93,8 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
     return () => document.removeEventListener('visibilitychange', onVis);
   }, []);
   useEffect(() => {
-    document.title = `${unread ? `(${unread}) ` : ''}#${s.room.id} · rtchat`;
-  }, [s.room.id, unread]);
+    document.title = `${unread ? `(${unread}) ` : ''}${s.room.private ? '' : '#'}${roomLabel(s.room)} · rtchat`;
+  }, [s.room.id, s.room.name, s.room.private, unread]);
 
   // An invite link pasted into this tab's address bar.
   useEffect(() => {
@@ -184,7 +184,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
           <div className="room-title">
             <h1>
               {room.private ? <LockIcon size={16} /> : <span className="hash">#</span>}
-              <span className="ellipsis">{room.id}</span>
+              <span className="ellipsis">{roomLabel(room)}</span>
             </h1>
             {joined && (
               <button
@@ -228,7 +228,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
           <Refused
             room={room.id}
             hint={
-              room.error?.code === 'forbidden'
+              room.error?.code === 'forbidden' || room.error?.code === 'not_found'
                 ? 'Ask someone in the room for a fresh invite link, or paste its key here.'
                 : describeError(room.error ?? { code: 'unavailable', message: '' }, 'join')
             }

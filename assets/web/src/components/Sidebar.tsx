@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import type { RoomView } from '../lib/client';
-import { isValidRoomId, slugRoom, type RoomSummary, type User } from '../lib/protocol';
+import { isValidRoomId, roomLabel, slugRoom, type RoomSummary, type User } from '../lib/protocol';
 import { Avatar } from './Avatar';
 import { CloseIcon, HashIcon, LockIcon, PhoneIcon } from './Icons';
 
@@ -78,7 +78,7 @@ function RoomList({
               onClick={() => onSelect(r.id)}
             >
               <span className="room-icon">{r.private ? <LockIcon /> : <HashIcon />}</span>
-              <span className="room-name ellipsis">{r.id}</span>
+              <span className="room-name ellipsis">{roomLabel(r)}</span>
               <span
                 className={r.members > 0 ? 'count live' : 'count'}
                 aria-label={`${r.members} ${r.members === 1 ? 'person' : 'people'} here`}
@@ -99,15 +99,16 @@ function CreateRoom({ onCreate }: { onCreate: (name: string, isPrivate: boolean)
   const [priv, setPriv] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
+  // A public room goes by an id made from the name; a private one keeps the name as typed.
   const id = slugRoom(name);
-  const invalid = name.trim() !== '' && !isValidRoomId(id);
+  const invalid = !priv && name.trim() !== '' && !isValidRoomId(id);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (invalid || busy) return;
     setBusy(true);
     setError('');
-    const err = await onCreate(id, priv);
+    const err = await onCreate(priv ? name.trim() : id, priv);
     setBusy(false);
     if (err) setError(err);
     else {
@@ -156,7 +157,7 @@ function CreateRoom({ onCreate }: { onCreate: (name: string, isPrivate: boolean)
       <p id="create-help" className={error || invalid ? 'field-error' : 'sr-only'} role={error ? 'alert' : undefined}>
         {error || (invalid ? 'Use letters, digits, dots, dashes or underscores.' : 'Letters, digits, dots, dashes or underscores.')}
       </p>
-      {name.trim() && id !== name.trim() && !invalid && <p className="muted small">Will be created as #{id}</p>}
+      {!priv && name.trim() && id !== name.trim() && !invalid && <p className="muted small">Will be created as #{id}</p>}
     </form>
   );
 }
@@ -166,7 +167,7 @@ function Members({ room, isMe }: { room: RoomView; isMe: (u: User) => boolean })
   return (
     <section className="side-section" aria-labelledby="members-h">
       <h2 id="members-h" className="side-h">
-        In #{room.id} <span className="muted">· {members.length}</span>
+        In {room.private ? '' : '#'}{roomLabel(room)} <span className="muted">· {members.length}</span>
       </h2>
       {members.length === 0 ? (
         <p className="muted small">{room.status === 'joined' ? 'Nobody else is here.' : '—'}</p>

@@ -60,6 +60,8 @@ export interface TypingUser {
 export interface RoomView {
   id: string;
   private: boolean;
+  /** A private room's display name, once joined. */
+  name?: string;
   status: 'joining' | 'joined' | 'refused';
   error?: ChatError;
   timeline: Timeline;
@@ -352,6 +354,7 @@ export class ChatClient {
       this.setRoom(id, (v) => ({
         status: 'joined',
         private: !!reply.room?.private,
+        name: typeof reply.room?.name === 'string' ? reply.room.name : undefined,
         error: undefined,
         members: Array.isArray(reply.members) ? dedupeUsers(reply.members) : [],
         timeline: mergeMessages(v.timeline, joined.messages),
@@ -363,7 +366,8 @@ export class ChatClient {
       if (seq !== this.joinSeq) return;
       const error = e instanceof RequestError ? e.error : { code: 'unavailable', message: String(e) };
       if (error.code === 'disconnected') return; // joined again on reconnect
-      if (error.code === 'forbidden' && this.state.keys[id]) {
+      // A private room answers a missing or wrong key as if it did not exist.
+      if ((error.code === 'forbidden' || error.code === 'not_found') && this.state.keys[id]) {
         // A key that no longer works is of no use; forget it.
         storage.setKey(id, null);
         const keys = { ...this.state.keys };
@@ -380,7 +384,10 @@ export class ChatClient {
     name: string,
     isPrivate: boolean,
   ): Promise<{ ok: true; room: string; key?: string } | { ok: false; message: string }> {
-    const payload = name ? { room: name, private: isPrivate } : { private: isPrivate };
+    // A private room's id is the server's; what the person typed is its name.
+    const payload = isPrivate
+      ? name ? { private: true, name } : { private: true }
+      : name ? { room: name, private: false } : { private: false };
     const ack = await this.request<CreateReply>('room:create', payload);
     if (!ack.ok) return { ok: false, message: describeError(ack.error, 'create') };
     const room = createdRoomId(ack);

@@ -23,6 +23,8 @@ export function describeError(error: ChatError, context: ErrorContext = 'other',
     case 'unavailable':
       return 'The server can’t save messages right now. Try again in a moment.';
     case 'not_found':
+      if (context === 'join')
+        return 'That room doesn’t exist, or it’s private and the invite key is missing or wrong. Ask for a fresh invite link.';
       return 'That room doesn’t exist (any more).';
     case 'bad_request':
       if (context === 'create') return 'That room name isn’t allowed. Use letters, digits, dots, dashes or underscores.';

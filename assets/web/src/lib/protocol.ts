@@ -20,6 +20,8 @@ export interface Message {
 export interface RoomInfo {
   id: string;
   private: boolean;
+  /** A private room's display name; its id is random. */
+  name?: string;
 }
 
 export interface RoomSummary extends RoomInfo {
@@ -116,6 +118,11 @@ const ROOM_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Whether `room` is a valid room id (1..=64 of `[A-Za-z0-9_.-]`). */
 export function isValidRoomId(room: string): boolean {
   return ROOM_ID.test(room);
+}
+
+/** What to call a room: a private room's name, else its id. */
+export function roomLabel(room: { id: string; name?: string }): string {
+  return room.name || room.id;
 }
 
 /** The room id of a `room:create` reply, whichever shape the server used. */

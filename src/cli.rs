@@ -86,6 +86,17 @@ pub struct ServeArgs {
     #[arg(long, env = "RTCHAT_RATE_LIMIT", default_value_t = 20)]
     pub rate_limit: u32,
 
+    /// Requests other than messages (typing, joins, room creation, history,
+    /// room lists) per second per connection, bursts of twice that; 0 turns
+    /// this limit off.
+    #[arg(long, env = "RTCHAT_RATE_LIMIT_REQUESTS", default_value_t = 10)]
+    pub rate_limit_requests: u32,
+
+    /// Most rooms the server keeps; joining or creating a new room beyond it
+    /// is refused. Public rooms that never held a message go when emptied.
+    #[arg(long, env = "RTCHAT_MAX_ROOMS", default_value_t = 10_000, value_name = "N")]
+    pub max_rooms: usize,
+
     /// Messages per second from one client address across all its
     /// connections, bursts of twice that; 0 turns this limit off.
     #[arg(long, env = "RTCHAT_RATE_LIMIT_PER_IP", default_value_t = 60)]

@@ -121,6 +121,8 @@ impl Config {
                 max_message_len: args.max_message_len,
                 rate_limit: args.rate_limit,
                 rate_limit_per_ip: args.rate_limit_per_ip,
+                max_rooms: args.max_rooms,
+                rate_limit_requests: args.rate_limit_requests,
             },
             cors: CorsPolicy::new(&args.cors_origins).map_err(ConfigError)?,
             json: args.json,

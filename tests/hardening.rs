@@ -249,3 +249,51 @@ async fn a_private_room_without_its_key_looks_like_a_missing_room() {
     let rooms = ok(ann.request("rooms:list", Value::Null).await);
     assert!(!rooms.to_string().contains(missing), "{rooms}");
 }
+
+#[tokio::test]
+async fn rooms_are_capped_and_empty_unused_ones_go() {
+    let server = TestServer::with(&["--max-rooms", "3"]).await;
+    let ann = Client::rich(&server.url, "ann").await;
+    // lobby does not exist until someone enters it; make two rooms of three.
+    ok(ann.request("room:join", json!({ "room": "kept" })).await);
+    ok(ann.request("message:send", json!({ "room": "kept", "text": "history keeps a room" })).await);
+    ok(ann.request("room:join", json!({ "room": "passing" })).await);
+    ok(ann.request("room:create", json!({ "room": "third" })).await);
+    let full = ann.request("room:join", json!({ "room": "fourth" })).await;
+    assert_eq!(code(&full), "forbidden");
+    assert!(full["error"]["message"].as_str().unwrap().contains("--max-rooms"), "{full}");
+    assert_eq!(code(&ann.request("room:create", json!({ "private": true })).await), "forbidden");
+
+    // Leaving a room that never held a message deletes it, and frees its place.
+    ok(ann.request("room:leave", json!({ "room": "passing" })).await);
+    ok(ann.request("room:join", json!({ "room": "fourth" })).await);
+    let listed = ok(ann.request("rooms:list", Value::Null).await);
+    let ids: Vec<&str> =
+        listed["rooms"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["fourth", "kept", "third"]);
+
+    // A room with history stays when its last member leaves, also by disconnecting.
+    ann.close();
+    let bob = Client::rich(&server.url, "bob").await;
+    let history = ok(bob.request("history", json!({ "room": "kept" })).await);
+    assert_eq!(history["messages"][0]["text"], "history keeps a room");
+    let listed = ok(bob.request("rooms:list", Value::Null).await);
+    let ids: Vec<&str> =
+        listed["rooms"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"kept") && !ids.contains(&"passing"), "{ids:?}");
+}
+
+#[tokio::test]
+async fn one_connection_is_in_a_bounded_number_of_rooms() {
+    let server = TestServer::with(&["--rate-limit-requests", "0"]).await;
+    let ann = Client::rich(&server.url, "ann").await;
+    let mut refused = None;
+    for i in 0..120 {
+        let reply = ann.request("room:join", json!({ "room": format!("r{i}") })).await;
+        if reply["ok"] != true {
+            refused = Some((i, code(&reply).to_owned()));
+            break;
+        }
+    }
+    assert_eq!(refused, Some((100, "forbidden".to_owned())));
+}

@@ -16,6 +16,9 @@ use super::{ChatState, validate};
 use crate::model::{Message, NewMessage, Room, User, now_ms, parse_message_id};
 use crate::store::Page;
 
+/// Most chat rooms one connection may be in at once.
+pub const MAX_JOINED: usize = 100;
+
 /// Joins a chat room and returns who is there with the latest history.
 pub(super) async fn join<A: Adapter>(
     s: &SocketRef<A>,
@@ -49,17 +52,25 @@ pub(super) async fn enter<A: Adapter>(
         Some(room) => room,
         // A private room is never made by joining it: its id was the server's.
         None if validate::is_private_id(id) => return Err(access::no_such_room(id)),
-        None => chat.store.ensure_room(id).await?,
+        None => {
+            room_to_spare(chat).await?;
+            chat.store.ensure_room(id).await?
+        }
     };
     access::admit(&room, Pass::Key(key))?;
     let already = rooms::is_member(s, id);
+    if !already && rooms::joined(s).len() >= MAX_JOINED {
+        return Err(ChatError::forbidden(format!(
+            "a connection can be in at most {MAX_JOINED} rooms at once; leave one first"
+        )));
+    }
     let previous = me.set_current(Some(id));
     if me.rich {
         s.join(rich_room(id));
     } else {
         // A seed-style client is in one room at a time: its current one.
         if let Some(previous) = previous.filter(|p| p != id) {
-            leave(s, me, &previous).await;
+            leave(s, me, chat, &previous).await;
         }
         s.join(seed_room(id));
     }
@@ -70,7 +81,7 @@ pub(super) async fn enter<A: Adapter>(
 }
 
 /// Leaves a chat room, telling the others; leaving a room one is not in is a no-op.
-pub(super) async fn leave<A: Adapter>(s: &SocketRef<A>, me: &Session, room: &str) {
+pub(super) async fn leave<A: Adapter>(s: &SocketRef<A>, me: &Session, chat: &ChatState, room: &str) {
     if !rooms::is_member(s, room) {
         return;
     }
@@ -82,6 +93,32 @@ pub(super) async fn leave<A: Adapter>(s: &SocketRef<A>, me: &Session, room: &str
         announce_typing(s, me, room, false).await;
     }
     announce(s, event::PRESENCE_LEAVE, room, &me.user).await;
+    forget_if_unused(s, chat, room).await;
+}
+
+/// Deletes a public room that never held a message once nobody is in it
+/// (the connection `s` is leaving it), so joining rooms at random leaves
+/// nothing behind. The lobby stays.
+pub(super) async fn forget_if_unused<A: Adapter>(s: &SocketRef<A>, chat: &ChatState, room: &str) {
+    if room == validate::DEFAULT_ROOM || validate::is_private_id(room) {
+        return;
+    }
+    if let Ok(true) = rooms::only(s, room).await
+        && let Err(e) = chat.store.delete_room_if_unused(room).await
+    {
+        tracing::warn!(error = %e, room, "could not delete an unused room");
+    }
+}
+
+/// Refuses a new room when the server holds `--max-rooms` already.
+pub(super) async fn room_to_spare(chat: &ChatState) -> Result<(), ChatError> {
+    let max = chat.settings.max_rooms;
+    if chat.store.room_count().await? >= max {
+        return Err(ChatError::forbidden(format!(
+            "this server holds its most rooms ({max}, set with --max-rooms); join an existing room"
+        )));
+    }
+    Ok(())
 }
 
 /// Validates, rate-limits and queues a message while holding the connection's

@@ -20,7 +20,10 @@ use socketioxide_core::parser::ParserError;
 use tracing::Instrument;
 
 use super::access::{self, Pass};
-use super::actions::{announce, announce_typing, enter, join, leave, read_history, send, summaries};
+use super::actions::{
+    announce, announce_typing, enter, forget_if_unused, join, leave, read_history, room_to_spare, send,
+    summaries,
+};
 use super::error::{ChatError, ErrorAck, ErrorCode, ErrorEvent};
 use super::protocol::{event, *};
 use super::rooms;
@@ -283,9 +286,9 @@ async fn on_room_join<A: Adapter>(
     .await
 }
 
-async fn on_room_leave<A: Adapter>(req: Request<A, LeaveRequest>) {
+async fn on_room_leave<A: Adapter>(req: Request<A, LeaveRequest>, State(chat): State<ChatState>) {
     req.answer(move |cx, data| async move {
-        leave(&cx.socket, &cx.me, validate::room_id(&data.room)?).await;
+        leave(&cx.socket, &cx.me, &chat, validate::room_id(&data.room)?).await;
         Ok(OkAck { ok: true })
     })
     .await
@@ -294,6 +297,7 @@ async fn on_room_leave<A: Adapter>(req: Request<A, LeaveRequest>) {
 async fn on_room_create<A: Adapter>(req: Request<A, CreateRequest>, State(chat): State<ChatState>) {
     req.answer(move |cx, data| async move {
         let (room, key) = new_room(data)?;
+        room_to_spare(&chat).await?;
         chat.store.create_room(room.clone()).await?;
         tracing::info!(room = %room.id, private = room.private, by = %cx.me.user.name, "room created");
         Ok(CreateAck { ok: true, room: RoomInfo::from(&room), key })
@@ -421,6 +425,7 @@ async fn on_disconnect<A: Adapter>(conn: Conn<A>, State(chat): State<ChatState>)
                 announce_typing(&socket, &me, &room, false).await;
             }
             announce(&socket, event::PRESENCE_LEAVE, &room, &me.user).await;
+            forget_if_unused(&socket, &chat, &room).await;
         }
         tracing::debug!(name = %me.user.name, "disconnected");
     }

@@ -68,7 +68,8 @@ pub async fn admit<A: Adapter>(
         Some(_) => return Err(Refused(ErrorCode::BadRequest)),
     };
     let user = User { id: s.id.to_string(), name };
-    let me = Arc::new(Session::new(user, rich, peer.map(|p| p.ip()), chat.settings.rate_limit, span));
+    let rates = (chat.settings.rate_limit, chat.settings.rate_limit_requests);
+    let me = Arc::new(Session::new(user, rich, peer.map(|p| p.ip()), rates, span));
     s.extensions.insert(me.clone());
     Metrics::add(&chat.metrics.connections);
     Metrics::add(&chat.metrics.connections_total);

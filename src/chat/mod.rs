@@ -53,6 +53,10 @@ pub struct ChatSettings {
     pub rate_limit: u32,
     /// Messages per second per client address, across its connections; `0` turns it off.
     pub rate_limit_per_ip: u32,
+    /// Most rooms the server keeps.
+    pub max_rooms: usize,
+    /// Requests other than messages per second per connection; `0` turns it off.
+    pub rate_limit_requests: u32,
 }
 
 /// Everything a handler needs; a cheap clone around an `Arc`.

@@ -77,6 +77,14 @@ pub async fn members<A: Adapter>(io: &SocketIo<A>, room: &str) -> Result<Vec<Use
     Ok(users)
 }
 
+/// Whether nobody but `socket` is in a chat room, on every server the adapter
+/// reaches (`socket` may be leaving it).
+pub async fn only<A: Adapter>(socket: &Socket<A>, room: &str) -> Result<bool, A::Error> {
+    let (rich, seed) = delivery_rooms(room);
+    let sockets = socket.within([rich, seed]).fetch_sockets().await?;
+    Ok(sockets.iter().all(|other| other.data().id == socket.id))
+}
+
 /// How many connections are in a chat room, on every server the adapter reaches.
 pub async fn member_count<A: Adapter>(io: &SocketIo<A>, room: &str) -> Result<usize, A::Error> {
     let (rich, seed) = delivery_rooms(room);

@@ -15,10 +15,6 @@ use crate::model::User;
 
 /// How long a `typing: true` lasts without being renewed.
 pub const TYPING_TTL: Duration = Duration::from_secs(5);
-/// Requests other than messages (typing, joins, room creation, history, room
-/// lists) a connection may make per second, in bursts of twice that. The web
-/// UI makes a few a minute; a flood is refused `rate_limited`.
-pub const REQUEST_RATE: u32 = 10;
 
 /// Per-connection state. Room membership is not here: it lives in the adapter.
 pub struct Session {
@@ -74,16 +70,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Session {
-    /// A new connection's state, with a full rate-limit bucket.
-    pub fn new(user: User, rich: bool, addr: Option<IpAddr>, rate_limit: u32, span: tracing::Span) -> Self {
+    /// A new connection's state, with full rate-limit buckets: `rates` are
+    /// the messages and the other requests it may make per second.
+    pub fn new(user: User, rich: bool, addr: Option<IpAddr>, rates: (u32, u32), span: tracing::Span) -> Self {
         Self {
             user,
             rich,
             addr,
             span,
             current: Mutex::new(None),
-            bucket: Mutex::new(TokenBucket::new(rate_limit)),
-            requests: Mutex::new(TokenBucket::new(REQUEST_RATE)),
+            bucket: Mutex::new(TokenBucket::new(rates.0)),
+            requests: Mutex::new(TokenBucket::new(rates.1)),
             typing: Mutex::new(HashMap::new()),
             issued: AtomicU64::new(0),
             serving: watch::Sender::new(0),
@@ -156,7 +153,7 @@ mod tests {
 
     fn session() -> Arc<Session> {
         let user = User { id: "u".into(), name: "ann".into() };
-        Arc::new(Session::new(user, true, None, 0, tracing::Span::none()))
+        Arc::new(Session::new(user, true, None, (0, 0), tracing::Span::none()))
     }
 
     #[tokio::test(start_paused = true)]

@@ -86,6 +86,18 @@ impl Store for RoomCache {
         self.inner.rooms().await
     }
 
+    async fn room_count(&self) -> Result<usize, StoreError> {
+        self.inner.room_count().await
+    }
+
+    async fn delete_room_if_unused(&self, id: &str) -> Result<bool, StoreError> {
+        let deleted = self.inner.delete_room_if_unused(id).await?;
+        if deleted {
+            self.lock().remove(id);
+        }
+        Ok(deleted)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }

@@ -126,6 +126,13 @@ pub trait Store: Send + Sync + 'static {
     /// Every room, public and private, sorted by id.
     async fn rooms(&self) -> Result<Vec<Room>, StoreError>;
 
+    /// How many rooms there are.
+    async fn room_count(&self) -> Result<usize, StoreError>;
+
+    /// Deletes the public room `id` if it has never held a message; returns
+    /// whether it did. Private rooms and rooms with history are kept.
+    async fn delete_room_if_unused(&self, id: &str) -> Result<bool, StoreError>;
+
     /// Answers when the database is reachable and working.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -228,6 +228,22 @@ impl Store for PostgresStore {
         rows.iter().map(room_from_row).collect()
     }
 
+    async fn room_count(&self) -> Result<usize, StoreError> {
+        let row = self
+            .reader()
+            .await?
+            .query_one("SELECT COUNT(*) FROM rtchat_rooms", &[])
+            .await
+            .map_err(backend)?;
+        row.try_get::<_, i64>(0).map(|n| n as usize).map_err(backend)
+    }
+
+    async fn delete_room_if_unused(&self, id: &str) -> Result<bool, StoreError> {
+        let sql = sql::delete_unused_room("rtchat_rooms", "rtchat_messages", "$1");
+        let deleted = self.writer().await?.execute(&sql, &[&id]).await.map_err(backend)?;
+        Ok(deleted > 0)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.reader().await?.simple_query("SELECT 1").await.map_err(backend)?;
         Ok(())

@@ -50,6 +50,14 @@ pub fn room(id: String, private: bool, key_hash: Option<Vec<u8>>, name: Option<S
     Room { id, private, name, key_hash: key_hash.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()) }
 }
 
+/// Deletes a public room, the parameter `param`, that has never held a message.
+pub fn delete_unused_room(rooms: &str, messages: &str, param: &str) -> String {
+    format!(
+        "DELETE FROM {rooms} WHERE id = {param} AND NOT private \
+         AND NOT EXISTS (SELECT 1 FROM {messages} WHERE room = {param})"
+    )
+}
+
 /// Sequence numbers are u64 in ids and i64 in SQL; ids past i64 cannot exist.
 pub fn seq_param(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)

@@ -305,6 +305,21 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn room_count(&self) -> Result<usize, StoreError> {
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM rooms", [], |r| r.get::<_, i64>(0)).map_err(backend))
+            .await
+            .map(|n| n as usize)
+    }
+
+    async fn delete_room_if_unused(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.write(move |w| {
+            let sql = sql::delete_unused_room("rooms", "messages", "?1");
+            w.conn.execute(&sql, [&id]).map(|n| n > 0).map_err(backend)
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }

@@ -327,7 +327,7 @@ fn new_room(data: CreateRequest) -> Result<(Room, Option<String>), ChatError> {
     let id = match data.room {
         Some(room) if validate::is_private_id(&room) => {
             return Err(ChatError::bad_request(
-                "ids starting with p- are for private rooms; choose another id",
+                "that id has the shape of a private room's (p- and 16 letters or digits); choose another",
             ));
         }
         Some(room) => validate::room_id(&room)?.to_owned(),
@@ -425,7 +425,9 @@ async fn on_disconnect<A: Adapter>(conn: Conn<A>, State(chat): State<ChatState>)
                 announce_typing(&socket, &me, &room, false).await;
             }
             announce(&socket, event::PRESENCE_LEAVE, &room, &me.user).await;
-            forget_if_unused(&socket, &chat, &room).await;
+            // Not awaited here: the socket leaves its rooms once this handler returns.
+            let (socket, chat) = (socket.clone(), chat.clone());
+            tokio::spawn(async move { forget_if_unused(&socket, &chat, &room).await });
         }
         tracing::debug!(name = %me.user.name, "disconnected");
     }

@@ -67,19 +67,24 @@ fn visible(text: &str, max: usize) -> Option<String> {
 
 /// The prefix of private rooms' ids, which only the server hands out.
 const PRIVATE_PREFIX: &str = "p-";
+/// The alphabet of the random part of a private room's id.
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+/// Random characters in a private room's id: 16 of 5 bits, 80 bits.
+const PRIVATE_RANDOM_LEN: usize = 16;
 
 /// A new private room's id: `p-` and 16 random base32 characters (80 bits).
 pub fn private_room_id() -> String {
-    const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let mut bytes = [0u8; 16];
+    let mut bytes = [0u8; PRIVATE_RANDOM_LEN];
     getrandom::fill(&mut bytes).expect("the operating system's random source is available");
     let id: String = bytes.iter().map(|b| char::from(BASE32[usize::from(b % 32)])).collect();
     format!("{PRIVATE_PREFIX}{id}")
 }
 
-/// Whether `id` is in the private rooms' id space (public rooms may not use it).
+/// Whether `id` has the shape of a private room's id, which public rooms may
+/// not take (other ids starting with `p-`, such as a lesson's `p-7`, are free).
 pub fn is_private_id(id: &str) -> bool {
-    id.starts_with(PRIVATE_PREFIX)
+    id.strip_prefix(PRIVATE_PREFIX)
+        .is_some_and(|rest| rest.len() == PRIVATE_RANDOM_LEN && rest.bytes().all(|b| BASE32.contains(&b)))
 }
 
 /// Characters a name may not hold: they are invisible or change how the
@@ -182,6 +187,18 @@ mod tests {
         assert!(message_text(&"é".repeat(10), 10).is_ok());
         assert_eq!(message_text(" \n ", 10).unwrap_err().code, ErrorCode::BadRequest);
         assert_eq!(message_text(&"x".repeat(11), 10).unwrap_err().code, ErrorCode::TooLarge);
+    }
+
+    #[test]
+    fn private_ids() {
+        let id = private_room_id();
+        assert!(is_private_id(&id) && room_id(&id).is_ok(), "{id}");
+        assert_ne!(private_room_id(), id);
+        for public in
+            ["p-7", "p-project", "p-aaaaaaaaaaaaaaa", "p-aaaaaaaaaaaaaaaa1", "p-AAAAAAAAAAAAAAAA", "lobby"]
+        {
+            assert!(!is_private_id(public), "{public}");
+        }
     }
 
     #[test]

@@ -168,8 +168,14 @@ where
     let ui_addr = listeners.ui.as_ref().map(TcpListener::local_addr).transpose()?;
     let info = ServerInfo::new(&config, backend_addr, ui_addr, &network_addresses(&config));
     let shared_info = Arc::new(RwLock::new(info.clone()));
-    let state =
-        AppState { chat, io: io.clone(), socket_layer, info: shared_info.clone(), cors: config.cors.clone() };
+    let state = AppState {
+        chat,
+        io: io.clone(),
+        socket_layer,
+        info: shared_info.clone(),
+        cors: config.cors.clone(),
+        hosts: config.hosts.clone(),
+    };
     let router = app(state);
 
     let (stop, stopped) = watch::channel(false);

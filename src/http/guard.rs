@@ -43,46 +43,59 @@ impl Guard {
     /// Why `req` is refused, as the response to send; `None` when it may pass.
     fn refusal(&self, req: &Request) -> Option<Response> {
         let headers = req.headers();
-        let mut hosts = headers.get_all(header::HOST).iter().map(|h| h.to_str().unwrap_or("")).peekable();
-        let target = req.uri().authority().map(|a| a.as_str());
-        if hosts.peek().is_none() && target.is_none() {
-            return Some(refuse(
-                StatusCode::BAD_REQUEST,
-                "the request has no Host header; send one (every HTTP/1.1 client does)".into(),
-            ));
-        }
+        // The Host header, and the authority of an absolute-form request
+        // target, which HTTP/1.1 says takes precedence over it: both must pass.
+        let hosts = headers.get_all(header::HOST).iter().map(|h| h.to_str().unwrap_or(""));
         let mut host = None;
-        for given in hosts.chain(target) {
+        for given in hosts.chain(req.uri().authority().map(|a| a.as_str())) {
             if !self.hosts.allows(given) {
                 tracing::debug!(host = given, "refused a request for another host name");
-                let sentence = match host_of(given) {
-                    Some(name) => format!(
-                        "this server is not reachable as {name}; if that is your name for it, restart with --allowed-host {name}"
-                    ),
-                    None => "this server is not reachable by the name in the Host header; if you reach it by another name, restart with --allowed-host NAME".into(),
-                };
-                return Some(refuse(StatusCode::FORBIDDEN, sentence));
+                return Some(refuse(StatusCode::FORBIDDEN, unknown_host(given)));
             }
             host = Some(given);
         }
+        if host.is_none() {
+            let sentence = "the request has no Host header; send one (every HTTP/1.1 client does)";
+            return Some(refuse(StatusCode::BAD_REQUEST, sentence.into()));
+        }
         for origin in headers.get_all(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("");
-            if self.cors.allows(origin) || same_host(origin, host) {
-                continue;
+            if !self.cors.allows(origin) && !same_host(origin, host) {
+                tracing::debug!(origin, "refused a request from another site's page");
+                return Some(refuse(StatusCode::FORBIDDEN, foreign_origin(origin)));
             }
-            tracing::debug!(origin, "refused a request from another site's page");
-            let sentence = match origin.parse::<Uri>().ok().filter(|u| u.scheme().is_some()).and_then(|u| {
-                let name = host_of(u.authority()?.as_str())?;
-                Some(format!("{}://{name}{}", u.scheme_str()?, u.port().map(|p| format!(":{p}")).unwrap_or_default()))
-            }) {
-                Some(origin) => format!(
-                    "pages at {origin} may not use this server; if that site is yours, restart with --cors-origin {origin}"
-                ),
-                None => "pages at this origin may not use this server; allow a site with --cors-origin https://host".into(),
-            };
-            return Some(refuse(StatusCode::FORBIDDEN, sentence));
         }
         None
+    }
+}
+
+/// The refusal of a `Host` the server is not reachable as; the name is
+/// repeated only when it is one.
+fn unknown_host(given: &str) -> String {
+    match host_of(given) {
+        Some(name) => format!(
+            "this server is not reachable as {name}; if that is your name for it, restart with --allowed-host {name}"
+        ),
+        None => "this server is not reachable by the name in the Host header; if you reach it by another name, restart with --allowed-host NAME".into(),
+    }
+}
+
+/// The refusal of another site's page; the origin is repeated only when it is one.
+fn foreign_origin(origin: &str) -> String {
+    let parsed = origin.parse::<Uri>().ok().and_then(|uri| {
+        let scheme = uri.scheme_str().filter(|s| matches!(*s, "http" | "https"))?;
+        let name = host_of(uri.authority()?.as_str())?;
+        Some(match uri.port_u16() {
+            Some(port) => format!("{scheme}://{name}:{port}"),
+            None => format!("{scheme}://{name}"),
+        })
+    });
+    match parsed {
+        Some(origin) => format!(
+            "pages at {origin} may not use this server; if that site is yours, restart with --cors-origin {origin}"
+        ),
+        None => "pages at this origin may not use this server; allow a site with --cors-origin https://host"
+            .into(),
     }
 }
 

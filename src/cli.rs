@@ -78,6 +78,13 @@ pub struct ServeArgs {
     #[arg(long = "cors-origin", env = "RTCHAT_CORS_ORIGIN", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// A name this server is reachable as besides IP addresses, localhost,
+    /// *.localhost and this machine's name (repeatable, or comma-separated).
+    /// `.example.com` allows that domain and every name under it; `*` or `all`
+    /// turns the check off. Requests for other names get 403 (this stops DNS rebinding).
+    #[arg(long = "allowed-host", env = "RTCHAT_ALLOWED_HOST", value_delimiter = ',', value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
+
     /// Longest message accepted, in characters.
     #[arg(long, env = "RTCHAT_MAX_MESSAGE_LEN", default_value_t = 4000)]
     pub max_message_len: usize,
@@ -244,6 +251,9 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.cors_origins, ["https://a.example", "https://b.example", "*"]);
+        let hosts =
+            serve(&["--allowed-host", "chat.example,.corp.example", "--allowed-host", "box"]).unwrap();
+        assert_eq!(hosts.allowed_hosts, ["chat.example", ".corp.example", "box"]);
         assert_eq!(s.ui_port, UiPort::Port(0));
         assert_eq!(serve(&["--ui-port", "off"]).unwrap().ui_port, UiPort::Off);
         assert_eq!(serve(&["--ui-port", "OFF"]).unwrap().ui_port, UiPort::Off);

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::chat::ChatSettings;
 use crate::cli::{ServeArgs, UiPort, default_db_path};
 use crate::http::cors::CorsPolicy;
+use crate::http::hosts::HostPolicy;
 use crate::scale::RedisConfig;
 use crate::store::DbTarget;
 use crate::tunnel::TunnelConfig;
@@ -33,6 +34,8 @@ pub struct Config {
     pub chat: ChatSettings,
     /// The browser origins allowed to call the server; the tunnel adds to it.
     pub cors: CorsPolicy,
+    /// The names the server is reachable as (`Host`); the tunnel adds to it.
+    pub hosts: HostPolicy,
     /// Print one JSON line per event instead of the banner.
     pub json: bool,
     /// Set with `--tunnel`.
@@ -125,6 +128,7 @@ impl Config {
                 rate_limit_requests: args.rate_limit_requests,
             },
             cors: CorsPolicy::new(&args.cors_origins).map_err(ConfigError)?,
+            hosts: HostPolicy::for_this_machine(&args.allowed_hosts).map_err(ConfigError)?,
             json: args.json,
             tunnel,
             token_generated,
@@ -307,6 +311,17 @@ mod tests {
         assert!(config(&["--lan-host", "phone.local"]).unwrap_err().to_string().contains("--lan-host"));
         assert_eq!(config(&["--room", "standup"]).unwrap().room.as_deref(), Some("standup"));
         assert!(config(&["--room", "no spaces"]).unwrap_err().to_string().contains("--room"));
+    }
+
+    #[test]
+    fn allowed_hosts() {
+        let c = config(&["--allowed-host", "chat.example,.corp.example"]).unwrap();
+        assert!(c.hosts.allows("chat.example:3000") && c.hosts.allows("a.corp.example"));
+        assert!(c.hosts.allows("127.0.0.1:3000") && c.hosts.allows("localhost"));
+        assert!(!c.hosts.allows("evil.example"));
+        assert!(config(&["--allowed-host", "all"]).unwrap().hosts.allows("evil.example"));
+        let err = config(&["--allowed-host", "http://x"]).unwrap_err().to_string();
+        assert!(err.contains("--allowed-host"), "{err}");
     }
 
     #[test]

@@ -36,6 +36,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::http::cors::CorsPolicy;
+use crate::http::hosts::HostPolicy;
 use crate::info::{ServerInfo, TunnelInfo};
 use crate::tunnel::{Targets, Tunnel, TunnelEvents, TunnelState};
 
@@ -47,7 +48,7 @@ pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
     let config = config::Config::from_args(args)?;
     let listeners = server::Listeners::bind(&config).await?;
     let print = Arc::new(banner::Printer::new(&config));
-    let (cors, tunnel) = (config.cors.clone(), config.tunnel.clone());
+    let (cors, hosts, tunnel) = (config.cors.clone(), config.hosts.clone(), config.tunnel.clone());
 
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {
@@ -66,8 +67,8 @@ pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
             ui: running.ui_addr.unwrap_or(running.backend_addr),
             backend: running.ui_addr.map(|_| running.backend_addr),
         };
-        let tunnel =
-            Tunnel::start(tunnel, targets, tunnel_events(print.clone(), running.shared_info.clone(), cors));
+        let events = tunnel_events(print.clone(), running.shared_info.clone(), cors, hosts);
+        let tunnel = Tunnel::start(tunnel, targets, events);
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -81,16 +82,20 @@ pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
     result
 }
 
-/// Applies each tunnel state change: `/api/info`, allowed origins, and what is printed.
+/// Applies each tunnel state change: `/api/info`, allowed origins and host
+/// names, and what is printed.
 fn tunnel_events(
     print: Arc<banner::Printer>,
     info: Arc<RwLock<ServerInfo>>,
     cors: CorsPolicy,
+    hosts: HostPolicy,
 ) -> TunnelEvents {
     Arc::new(move |state: &TunnelState| {
         if let TunnelState::Up { ui, backend } = state {
-            cors.allow_url(ui);
-            cors.allow_url(backend);
+            for url in [ui, backend] {
+                cors.allow_url(url);
+                hosts.allow_url(url);
+            }
         }
         let snapshot = {
             let mut info = info.write().unwrap_or_else(|p| p.into_inner());

@@ -1,16 +1,19 @@
 //! The HTTP side: one [`app`] router, served on both ports, carrying Socket.IO
-//! at `/socket.io/`, the REST API under `/api/`, `/healthz`, `/metrics`, and the web UI.
+//! at `/socket.io/`, the REST API under `/api/`, `/healthz`, `/metrics`, and the web UI,
+//! all behind the [`guard`] that refuses hostile web pages.
 
 mod api;
 mod assets;
 pub mod cors;
+pub mod guard;
+pub mod hosts;
 
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Uri};
-use axum::middleware::map_request;
+use axum::middleware::{map_request, map_request_with_state};
 use axum::routing::get;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -19,6 +22,8 @@ use socketioxide::layer::SocketIoLayer;
 use crate::chat::ChatState;
 use crate::info::ServerInfo;
 use cors::CorsPolicy;
+use guard::Guard;
+use hosts::HostPolicy;
 
 /// What the HTTP handlers share; a cheap clone.
 pub struct AppState<A: Adapter> {
@@ -32,6 +37,8 @@ pub struct AppState<A: Adapter> {
     pub info: Arc<RwLock<ServerInfo>>,
     /// The allowed browser origins; the tunnel adds to it.
     pub cors: CorsPolicy,
+    /// The names the server is reachable as; the tunnel adds to it.
+    pub hosts: HostPolicy,
 }
 
 impl<A: Adapter> Clone for AppState<A> {
@@ -42,13 +49,18 @@ impl<A: Adapter> Clone for AppState<A> {
             socket_layer: self.socket_layer.clone(),
             info: self.info.clone(),
             cors: self.cors.clone(),
+            hosts: self.hosts.clone(),
         }
     }
 }
 
 /// The whole HTTP app; testable with `tower::ServiceExt::oneshot`.
+///
+/// The guard is the outermost layer, so a refused request never reaches the
+/// Socket.IO layer: no Engine.IO session is created for it.
 pub fn app<A: Adapter>(state: AppState<A>) -> Router {
     let cors = state.cors.layer();
+    let guard = Guard { cors: state.cors.clone(), hosts: state.hosts.clone() };
     let socket_layer = state.socket_layer.clone();
     Router::new()
         .route("/healthz", get(api::healthz::<A>))
@@ -59,6 +71,7 @@ pub fn app<A: Adapter>(state: AppState<A>) -> Router {
         .layer(socket_layer)
         .layer(map_request(own_socket_request_head))
         .layer(cors)
+        .layer(map_request_with_state(guard, guard::check))
 }
 
 /// Copies a Socket.IO request's URI and header values out of the connection's

@@ -110,11 +110,11 @@ export async function startServer({ token, rateLimit = 0, extraArgs = [] } = {})
   };
 }
 
-/** Debian's Chromium, headless, in a fresh throwaway profile. */
-export async function launchBrowser() {
+/** Debian's Chromium, headless, in a fresh throwaway profile, with `extraArgs` added. */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
     timeout: TIMEOUT,
   });
 }

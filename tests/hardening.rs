@@ -228,7 +228,8 @@ async fn a_private_room_without_its_key_looks_like_a_missing_room() {
     let eve = Client::rich(&server.url, "eve").await;
     let no_key = |room: &str| json!({ "room": room });
     let wrong_key = |room: &str| json!({ "room": room, "key": "0".repeat(32) });
-    let cases: [(&str, &dyn Fn(&str) -> Value); 3] =
+    type Payload<'a> = &'a dyn Fn(&str) -> Value;
+    let cases: [(&str, Payload); 3] =
         [("room:join", &no_key), ("room:join", &wrong_key), ("history", &no_key)];
     for (event, payload) in cases {
         let private = eve.request(event, payload(&den)).await;

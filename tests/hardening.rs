@@ -269,8 +269,9 @@ async fn rooms_are_capped_and_empty_unused_ones_go() {
     ok(ann.request("room:leave", json!({ "room": "passing" })).await);
     ok(ann.request("room:join", json!({ "room": "fourth" })).await);
     let listed = ok(ann.request("rooms:list", Value::Null).await);
-    let ids: Vec<&str> =
+    let mut ids: Vec<&str> =
         listed["rooms"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
     assert_eq!(ids, ["fourth", "kept", "third"]);
 
     // A room with history stays when its last member leaves, also by disconnecting.
@@ -297,4 +298,52 @@ async fn one_connection_is_in_a_bounded_number_of_rooms() {
         }
     }
     assert_eq!(refused, Some((100, "forbidden".to_owned())));
+}
+
+#[tokio::test]
+async fn room_lists_are_paged_most_recently_active_first() {
+    let server = TestServer::start().await;
+    let ann = Client::rich(&server.url, "ann").await;
+    // Activity in the order e, d, c, b, a: a is the most recent (or, within
+    // one millisecond, first by id), so the list reads a to e either way.
+    for room in ["e", "d", "c", "b", "a"] {
+        ok(ann.request("room:join", json!({ "room": room })).await);
+        ok(ann.request("message:send", json!({ "room": room, "text": room })).await);
+    }
+    let secret = ok(ann.request("room:create", json!({ "private": true, "name": "hidden" })).await);
+    let secret = secret["room"]["id"].as_str().unwrap().to_owned();
+
+    let ids = |page: &Value, key: &str| -> Vec<String> {
+        page[key].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let mut seen = Vec::new();
+    let mut cursor = Value::Null;
+    for _ in 0..4 {
+        let page = ok(ann.request("rooms:list", json!({ "limit": 2, "cursor": cursor })).await);
+        seen.extend(ids(&page, "rooms"));
+        cursor = page["next"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["a", "b", "c", "d", "e"], "the private room ann is not in is not listed");
+    assert!(cursor.is_null(), "the last page has no next");
+
+    // Without a payload, or with {}, the first page; a made-up cursor is refused.
+    assert_eq!(ids(&ok(ann.request("rooms:list", Value::Null).await), "rooms").len(), 5);
+    assert_eq!(ids(&ok(ann.request("rooms:list", json!({})).await), "rooms").len(), 5);
+    assert_eq!(code(&ann.request("rooms:list", json!({ "cursor": "nope" })).await), "bad_request");
+
+    // The REST API pages the public rooms the same way.
+    let get = |query: String| {
+        let url = format!("{}/api/rooms?{query}", server.url);
+        async move { reqwest::get(url).await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let first = get("limit=3".into()).await;
+    assert_eq!(ids(&first, "rooms"), ["a", "b", "c"]);
+    let next = first["next"].as_str().unwrap();
+    let second = get(format!("limit=3&cursor={next}")).await;
+    assert_eq!(ids(&second, "rooms"), ["d", "e"]);
+    assert!(second.get("next").is_none());
+    assert!(!first.to_string().contains(&secret) && !second.to_string().contains(&secret));
 }

@@ -8,13 +8,14 @@ use socketioxide::extract::SocketRef;
 use super::access::{self, Pass};
 use super::error::{ChatError, ErrorCode};
 use super::protocol::{
-    HistoryRequest, JoinAck, PresenceEvent, RoomInfo, RoomSummary, SendRequest, TypingEvent, Wire, event,
+    HistoryRequest, JoinAck, PresenceEvent, RoomInfo, RoomSummary, RoomsRequest, SendRequest, TypingEvent,
+    Wire, event,
 };
 use super::rooms::{self, rich_room, seed_room};
 use super::session::{Session, Turn};
 use super::{ChatState, validate};
 use crate::model::{Message, NewMessage, Room, User, now_ms, parse_message_id};
-use crate::store::Page;
+use crate::store::{Cursor, Page, RoomQuery};
 
 /// Most chat rooms one connection may be in at once.
 pub const MAX_JOINED: usize = 100;
@@ -190,12 +191,35 @@ pub async fn read_history(chat: &ChatState, req: &HistoryRequest) -> Result<Vec<
         (Some(after), None) => Page::After(after),
         (Some(after), Some(before)) => Page::Between { after, before },
     };
-    let limit = validate::history_limit(req.limit)?;
+    let limit = validate::page_limit(req.limit)?;
     Ok(chat.store.history(&req.room, page, limit).await?)
 }
 
+/// A page of rooms, most recently active first, with live member counts: the
+/// public rooms and the private ones in `private` (the asker's). Returns the
+/// cursor of the next page when there is one.
+pub async fn list_rooms<A: Adapter>(
+    chat: &ChatState,
+    io: &SocketIo<A>,
+    private: Vec<String>,
+    req: &RoomsRequest,
+) -> Result<(Vec<RoomSummary>, Option<String>), ChatError> {
+    let limit = validate::page_limit(req.limit)?;
+    let after = match req.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(cursor) => Some(Cursor::decode(cursor).ok_or_else(|| {
+            ChatError::bad_request("cursor must be the next of a page the server returned")
+        })?),
+    };
+    // One more than asked tells whether another page follows.
+    let mut page = chat.store.rooms(RoomQuery { private, after, limit: limit + 1 }).await?;
+    let next = (page.len() > limit).then(|| page[limit - 1].cursor().encode());
+    page.truncate(limit);
+    Ok((summaries(io, page.into_iter().map(|listed| listed.room)).await?, next))
+}
+
 /// Adds live member counts to rooms.
-pub async fn summaries<A: Adapter>(
+async fn summaries<A: Adapter>(
     io: &SocketIo<A>,
     rooms: impl IntoIterator<Item = Room>,
 ) -> Result<Vec<RoomSummary>, ChatError> {

@@ -21,8 +21,8 @@ use tracing::Instrument;
 
 use super::access::{self, Pass};
 use super::actions::{
-    announce, announce_typing, enter, forget_if_unused, join, leave, read_history, room_to_spare, send,
-    summaries,
+    announce, announce_typing, enter, forget_if_unused, join, leave, list_rooms, read_history, room_to_spare,
+    send,
 };
 use super::error::{ChatError, ErrorAck, ErrorCode, ErrorEvent};
 use super::protocol::{event, *};
@@ -121,12 +121,15 @@ macro_rules! payloads {
 }
 payloads!(String, JoinRequest, LeaveRequest, CreateRequest, SendRequest, TypingRequest, HistoryRequest);
 
-/// The payload of an event that takes none: whatever is sent is ignored.
-struct NoPayload;
-
-impl Payload for NoPayload {
-    fn decode<A: Adapter>(_: &Arc<Socket<A>>, _: &mut Value, _: &Option<i64>) -> Result<Self, ParserError> {
-        Ok(NoPayload)
+/// `rooms:list` may come without a payload: that is the first page.
+impl Payload for RoomsRequest {
+    fn decode<A: Adapter>(s: &Arc<Socket<A>>, v: &mut Value, ack: &Option<i64>) -> Result<Self, ParserError> {
+        let args = v.as_str().and_then(|s| serde_json::from_str::<Vec<serde::de::IgnoredAny>>(s).ok());
+        if args.is_some_and(|args| args.len() < 2) {
+            return Ok(Self::default());
+        }
+        let Ok(TryData(data)) = TryData::from_message_parts(s, v, ack);
+        data
     }
 }
 
@@ -380,15 +383,13 @@ async fn on_history<A: Adapter>(req: Request<A, HistoryRequest>, State(chat): St
 }
 
 async fn on_rooms_list<A: Adapter>(
-    req: Request<A, NoPayload>,
+    req: Request<A, RoomsRequest>,
     io: SocketIo<A>,
     State(chat): State<ChatState>,
 ) {
-    req.answer(move |cx, NoPayload| async move {
-        let joined = rooms::joined(&cx.socket);
-        let visible = chat.store.rooms().await?.into_iter().filter(|r| !r.private || joined.contains(&r.id));
-        let rooms = summaries(&io, visible).await?;
-        Ok(RoomsAck { ok: true, rooms })
+    req.answer(move |cx, data| async move {
+        let (rooms, next) = list_rooms(&chat, &io, rooms::joined(&cx.socket), &data).await?;
+        Ok(RoomsAck { ok: true, rooms, next })
     })
     .await
 }

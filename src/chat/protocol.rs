@@ -119,6 +119,18 @@ pub struct TypingRequest {
     pub typing: bool,
 }
 
+/// `rooms:list` (its payload may be left out) and the query of `GET /api/rooms`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomsRequest {
+    /// Page size: 50 by default, at most 100.
+    #[serde(default)]
+    pub limit: Option<i64>,
+    /// Where to go on from: the `next` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
 /// `history` over Socket.IO and the query of `GET /api/rooms/{room}/messages`.
 #[derive(Debug, Default, Deserialize)]
 pub struct HistoryRequest {
@@ -222,8 +234,11 @@ pub struct MessagesAck {
 pub struct RoomsAck {
     /// Always `true`.
     pub ok: bool,
-    /// Public rooms and the private rooms the client is in, sorted by id.
+    /// Public rooms and the private rooms the client is in, most recently active first.
     pub rooms: Vec<RoomSummary>,
+    /// The cursor of the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// The ack of requests that return nothing else.

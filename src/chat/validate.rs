@@ -122,8 +122,8 @@ pub fn client_id(id: Option<&str>) -> Result<(), ChatError> {
     }
 }
 
-/// Turns a requested page size into one the store accepts.
-pub fn history_limit(limit: Option<i64>) -> Result<usize, ChatError> {
+/// Turns a requested page size (of history or of rooms) into one the store accepts.
+pub fn page_limit(limit: Option<i64>) -> Result<usize, ChatError> {
     match limit {
         None => Ok(DEFAULT_HISTORY_LIMIT),
         Some(n) if n >= 1 => Ok((n as usize).min(MAX_HISTORY_LIMIT)),
@@ -131,8 +131,8 @@ pub fn history_limit(limit: Option<i64>) -> Result<usize, ChatError> {
     }
 }
 
-/// A `limit` from a query string (empty means none), checked by [`history_limit`] later.
-pub fn history_limit_param(limit: Option<&str>) -> Result<Option<i64>, ChatError> {
+/// A `limit` from a query string (empty means none), checked by [`page_limit`] later.
+pub fn limit_param(limit: Option<&str>) -> Result<Option<i64>, ChatError> {
     match limit.filter(|l| !l.is_empty()) {
         None => Ok(None),
         Some(l) => l.parse().map(Some).map_err(|_| ChatError::bad_request(LIMIT_RULE)),
@@ -203,15 +203,15 @@ mod tests {
 
     #[test]
     fn limits() {
-        assert_eq!(history_limit(None).unwrap(), 50);
-        assert_eq!(history_limit(Some(7)).unwrap(), 7);
-        assert_eq!(history_limit(Some(1000)).unwrap(), 100);
-        assert!(history_limit(Some(0)).is_err());
-        assert!(history_limit(Some(-3)).is_err());
-        assert_eq!(history_limit_param(None).unwrap(), None);
-        assert_eq!(history_limit_param(Some("")).unwrap(), None);
-        assert_eq!(history_limit_param(Some("7")).unwrap(), Some(7));
-        assert_eq!(history_limit_param(Some("x")).unwrap_err(), history_limit(Some(0)).unwrap_err());
+        assert_eq!(page_limit(None).unwrap(), 50);
+        assert_eq!(page_limit(Some(7)).unwrap(), 7);
+        assert_eq!(page_limit(Some(1000)).unwrap(), 100);
+        assert!(page_limit(Some(0)).is_err());
+        assert!(page_limit(Some(-3)).is_err());
+        assert_eq!(limit_param(None).unwrap(), None);
+        assert_eq!(limit_param(Some("")).unwrap(), None);
+        assert_eq!(limit_param(Some("7")).unwrap(), Some(7));
+        assert_eq!(limit_param(Some("x")).unwrap_err(), page_limit(Some(0)).unwrap_err());
     }
 }
 
@@ -248,13 +248,13 @@ mod properties {
 
         #[test]
         fn limits_parse_like_integers(raw in "-?[0-9]{0,22}|\\PC{0,6}") {
-            match history_limit_param(Some(&raw)) {
+            match limit_param(Some(&raw)) {
                 Ok(None) => prop_assert!(raw.is_empty()),
                 Ok(Some(n)) => prop_assert_eq!(Some(n), raw.parse::<i64>().ok()),
                 Err(e) => prop_assert!(raw.parse::<i64>().is_err() && e.code == ErrorCode::BadRequest),
             }
-            if let Ok(Some(n)) = history_limit_param(Some(&raw)) {
-                let limit = history_limit(Some(n));
+            if let Ok(Some(n)) = limit_param(Some(&raw)) {
+                let limit = page_limit(Some(n));
                 prop_assert_eq!(limit.is_ok(), n >= 1);
                 prop_assert!(limit.is_ok_and(|l| (1..=MAX_HISTORY_LIMIT).contains(&l)) || n < 1);
             }

@@ -14,9 +14,9 @@ use socketioxide::adapter::Adapter;
 
 use super::AppState;
 use crate::chat::access::{self, Pass};
-use crate::chat::actions::{read_history, summaries};
+use crate::chat::actions::{list_rooms, read_history};
 use crate::chat::error::{ChatError, ErrorCode};
-use crate::chat::protocol::{HistoryRequest, Wire};
+use crate::chat::protocol::{HistoryRequest, RoomsRequest, Wire};
 use crate::chat::validate;
 
 /// A refusal as the REST API sends it: the protocol's code and an HTTP status.
@@ -135,11 +135,25 @@ async fn info<A: Adapter>(State(state): State<AppState<A>>) -> Response {
     Json(info).into_response()
 }
 
-/// `GET /api/rooms`: public rooms with their member counts.
-async fn rooms<A: Adapter>(State(state): State<AppState<A>>) -> Result<Response, ApiError> {
-    let public = state.chat.store.rooms().await.map_err(ChatError::from)?.into_iter().filter(|r| !r.private);
-    let rooms = summaries(&state.io, public).await?;
-    Ok(Json(json!({ "rooms": rooms })).into_response())
+#[derive(Deserialize)]
+struct RoomsQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/rooms?limit=&cursor=`: a page of public rooms, most recently
+/// active first, with their member counts and the next page's cursor.
+async fn rooms<A: Adapter>(
+    State(state): State<AppState<A>>,
+    ApiQuery(q): ApiQuery<RoomsQuery>,
+) -> Result<Response, ApiError> {
+    let req = RoomsRequest { limit: validate::limit_param(q.limit.as_deref())?, cursor: q.cursor };
+    let (rooms, next) = list_rooms(&state.chat, &state.io, Vec::new(), &req).await?;
+    let mut body = json!({ "rooms": rooms });
+    if let Some(next) = next {
+        body["next"] = json!(next);
+    }
+    Ok(Json(body).into_response())
 }
 
 #[derive(Deserialize)]
@@ -162,7 +176,7 @@ async fn messages<A: Adapter>(
         room: room.id,
         before: q.before.filter(|s| !s.is_empty()),
         after: q.after.filter(|s| !s.is_empty()),
-        limit: validate::history_limit_param(q.limit.as_deref())?,
+        limit: validate::limit_param(q.limit.as_deref())?,
     };
     let messages = read_history(&state.chat, &req).await?;
     Ok(Json(json!({ "messages": Wire(&messages) })).into_response())

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{Appended, Page, Store, StoreError};
+use super::{Appended, Listed, Page, RoomQuery, Store, StoreError};
 use crate::model::{Message, NewMessage, Room};
 
 /// Records kept before the cache starts over; a record is about 100 bytes.
@@ -82,8 +82,8 @@ impl Store for RoomCache {
         Ok(record)
     }
 
-    async fn rooms(&self) -> Result<Vec<Room>, StoreError> {
-        self.inner.rooms().await
+    async fn rooms(&self, query: RoomQuery) -> Result<Vec<Listed>, StoreError> {
+        self.inner.rooms(query).await
     }
 
     async fn room_count(&self) -> Result<usize, StoreError> {

@@ -86,6 +86,56 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// Which rooms to list: public rooms and these private ones, from a place
+/// in the list on, at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct RoomQuery {
+    /// Private rooms to list too (the ones the asker is in).
+    pub private: Vec<String>,
+    /// Where the previous page ended.
+    pub after: Option<Cursor>,
+    /// Most rooms to return.
+    pub limit: usize,
+}
+
+/// A place in the list of rooms, ordered by last activity (newest first), then id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last activity of the last room listed.
+    pub last_active: i64,
+    /// Its id.
+    pub id: String,
+}
+
+impl Cursor {
+    /// The cursor as clients hold it: `<last_active>.<id>`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.last_active, self.id)
+    }
+
+    /// Reads a cursor a client sent back; `None` if it is not one.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (last_active, id) = text.split_once('.')?;
+        Some(Self { last_active: last_active.parse().ok()?, id: id.to_owned() })
+    }
+}
+
+/// A room as listed, with when it was last active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The room.
+    pub room: Room,
+    /// When it was created or last got a message, in milliseconds since the epoch.
+    pub last_active: i64,
+}
+
+impl Listed {
+    /// The cursor that lists what comes after this room.
+    pub fn cursor(&self) -> Cursor {
+        Cursor { last_active: self.last_active, id: self.room.id.clone() }
+    }
+}
+
 /// Which page of a room's history to read, oldest first in the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
@@ -123,8 +173,9 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the room, creating it as a public room when it does not exist.
     async fn ensure_room(&self, id: &str) -> Result<Room, StoreError>;
 
-    /// Every room, public and private, sorted by id.
-    async fn rooms(&self) -> Result<Vec<Room>, StoreError>;
+    /// A page of rooms, most recently active first: the public ones and the
+    /// private ones `query` names.
+    async fn rooms(&self, query: RoomQuery) -> Result<Vec<Listed>, StoreError>;
 
     /// How many rooms there are.
     async fn room_count(&self) -> Result<usize, StoreError>;

@@ -11,7 +11,7 @@ use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::{Client, NoTls, Row};
 
 use super::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row};
-use super::{Appended, Page, Store, StoreError};
+use super::{Appended, Listed, Page, RoomQuery, Store, StoreError};
 use crate::model::{Message, NewMessage, Room, now_ms};
 
 const SCHEMA: &str = r#"
@@ -33,6 +33,8 @@ const SCHEMA: &str = r#"
     );
     CREATE INDEX IF NOT EXISTS rtchat_messages_by_room ON rtchat_messages (room, seq);
     ALTER TABLE rtchat_rooms ADD COLUMN IF NOT EXISTS name TEXT;
+    ALTER TABLE rtchat_rooms ADD COLUMN IF NOT EXISTS last_active BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX IF NOT EXISTS rtchat_rooms_by_activity ON rtchat_rooms (last_active DESC, id);
     CREATE UNIQUE INDEX IF NOT EXISTS rtchat_messages_resend ON rtchat_messages (room, user_name, client_id)
         WHERE client_id IS NOT NULL;
 "#;
@@ -165,6 +167,14 @@ impl Store for PostgresStore {
             let seq: i64 = row.try_get(0).map_err(backend)?;
             out.push(Appended { message: m.stored(seq as u64), duplicate: false });
         }
+        for (room, ts) in sql::activity(&out) {
+            tx.execute(
+                "UPDATE rtchat_rooms SET last_active = GREATEST(last_active, $2) WHERE id = $1",
+                &[&room, &ts],
+            )
+            .await
+            .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)?;
         Ok(out)
     }
@@ -192,8 +202,8 @@ impl Store for PostgresStore {
             .writer()
             .await?
             .execute(
-                "INSERT INTO rtchat_rooms (id, private, key_hash, name, created_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO rtchat_rooms (id, private, key_hash, name, created_at, last_active)
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
                 &[&room.id, &room.private, &key, &room.name, &now_ms()],
             )
             .await
@@ -211,8 +221,8 @@ impl Store for PostgresStore {
         let client = self.writer().await?;
         client
             .execute(
-                "INSERT INTO rtchat_rooms (id, private, key_hash, created_at) VALUES ($1, false, NULL, $2)
-                 ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO rtchat_rooms (id, private, key_hash, created_at, last_active)
+                 VALUES ($1, false, NULL, $2, $2) ON CONFLICT (id) DO NOTHING",
                 &[&id, &now_ms()],
             )
             .await
@@ -222,10 +232,17 @@ impl Store for PostgresStore {
             .ok_or_else(|| StoreError::Backend(format!("room {id:?} vanished")))
     }
 
-    async fn rooms(&self) -> Result<Vec<Room>, StoreError> {
-        let sql = format!("SELECT {ROOM_COLUMNS} FROM rtchat_rooms ORDER BY id");
-        let rows = self.reader().await?.query(&sql, &[]).await.map_err(backend)?;
-        rows.iter().map(room_from_row).collect()
+    async fn rooms(&self, query: RoomQuery) -> Result<Vec<Listed>, StoreError> {
+        let after = query.after.unwrap_or_else(sql::first_cursor);
+        let sql = sql::rooms_query("rtchat_rooms", "SELECT unnest($1::text[])", |i| format!("${i}"));
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+            [&query.private, &after.last_active, &after.id, &(query.limit as i64)];
+        let rows = self.reader().await?.query(&sql, &params).await.map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Listed { room: room_from_row(row)?, last_active: row.try_get(4).map_err(backend)? })
+            })
+            .collect()
     }
 
     async fn room_count(&self) -> Result<usize, StoreError> {

@@ -1,7 +1,7 @@
 //! What the two SQL stores share: the columns they read, the history query,
 //! and turning a row into a domain type.
 
-use super::Page;
+use super::{Appended, Cursor, Page};
 use crate::model::{Message, Room, User, message_id};
 
 /// The columns a message is read from, in the order [`message_row!`] expects.
@@ -48,6 +48,38 @@ pub fn message(
 /// A room from its columns; a stored key hash of the wrong length opens nothing.
 pub fn room(id: String, private: bool, key_hash: Option<Vec<u8>>, name: Option<String>) -> Room {
     Room { id, private, name, key_hash: key_hash.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()) }
+}
+
+/// The room listing over `rooms`: parameters are the private ids to include
+/// (`private`, written by the caller for its driver), the cursor's activity and
+/// id, and the limit, written with `param(1..=4)`.
+pub fn rooms_query(rooms: &str, private: &str, param: impl Fn(u8) -> String) -> String {
+    format!(
+        "SELECT {ROOM_COLUMNS}, last_active FROM {rooms} \
+         WHERE (NOT private OR id IN ({private})) AND (last_active < {} OR (last_active = {} AND id > {})) \
+         ORDER BY last_active DESC, id ASC LIMIT {}",
+        param(2),
+        param(2),
+        param(3),
+        param(4)
+    )
+}
+
+/// The rooms a stored batch made active, with their newest message's time.
+pub fn activity(batch: &[Appended]) -> Vec<(&str, i64)> {
+    let mut rooms: Vec<(&str, i64)> = Vec::new();
+    for m in batch.iter().filter(|a| !a.duplicate).map(|a| &a.message) {
+        match rooms.iter_mut().find(|(room, _)| *room == m.room) {
+            Some((_, ts)) => *ts = (*ts).max(m.ts),
+            None => rooms.push((&m.room, m.ts)),
+        }
+    }
+    rooms
+}
+
+/// The cursor a listing starts from: before every room.
+pub fn first_cursor() -> Cursor {
+    Cursor { last_active: i64::MAX, id: String::new() }
 }
 
 /// Deletes a public room, the parameter `param`, that has never held a message.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row, seq_param};
-use super::{Appended, DbTarget, Page, Store, StoreError};
+use super::{Appended, DbTarget, Listed, Page, RoomQuery, Store, StoreError};
 use crate::model::{Message, NewMessage, Room, now_ms};
 
 /// Read-only connections opened beside the writer for file databases.
@@ -39,6 +39,11 @@ const MIGRATIONS: &[&str] = &[
 "#,
     r#"
     ALTER TABLE rooms ADD COLUMN name TEXT;
+"#,
+    r#"
+    ALTER TABLE rooms ADD COLUMN last_active INTEGER NOT NULL DEFAULT 0;
+    UPDATE rooms SET last_active = COALESCE((SELECT MAX(ts) FROM messages WHERE room = rooms.id), created_at);
+    CREATE INDEX rooms_by_activity ON rooms (last_active DESC, id);
 "#,
 ];
 
@@ -220,6 +225,11 @@ fn append_batch(w: &mut Writer, batch: Vec<NewMessage>) -> rusqlite::Result<Vec<
             ])?;
             out.push(Appended { message: m.stored(seq), duplicate: false });
         }
+        let mut touch =
+            tx.prepare_cached("UPDATE rooms SET last_active = MAX(last_active, ?2) WHERE id = ?1")?;
+        for (room, ts) in sql::activity(&out) {
+            touch.execute(params![room, ts])?;
+        }
     }
     tx.commit()?;
     w.next_seq = next;
@@ -261,8 +271,8 @@ impl Store for SqliteStore {
             let inserted = w
                 .conn
                 .execute(
-                    "INSERT INTO rooms (id, private, key_hash, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO rooms (id, private, key_hash, name, created_at, last_active)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (id) DO NOTHING",
                     params![room.id, room.private, room.key_hash.map(|k| k.to_vec()), room.name, now_ms()],
                 )
                 .map_err(backend)?;
@@ -282,8 +292,8 @@ impl Store for SqliteStore {
         self.write(move |w| {
             w.conn
                 .execute(
-                    "INSERT INTO rooms (id, private, key_hash, created_at) VALUES (?1, 0, NULL, ?2)
-                     ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO rooms (id, private, key_hash, created_at, last_active)
+                     VALUES (?1, 0, NULL, ?2, ?2) ON CONFLICT (id) DO NOTHING",
                     params![id, now_ms()],
                 )
                 .map_err(backend)?;
@@ -294,12 +304,17 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn rooms(&self) -> Result<Vec<Room>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c
-                .prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms ORDER BY id"))
+    async fn rooms(&self, query: RoomQuery) -> Result<Vec<Listed>, StoreError> {
+        let private =
+            serde_json::to_string(&query.private).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let after = query.after.unwrap_or_else(sql::first_cursor);
+        self.read(move |c| {
+            let sql = sql::rooms_query("rooms", "SELECT value FROM json_each(?1)", |i| format!("?{i}"));
+            let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+            let params = params![private, after.last_active, after.id, query.limit as i64];
+            let rows = stmt
+                .query_map(params, |row| Ok(Listed { room: room_from_row(row)?, last_active: row.get(4)? }))
                 .map_err(backend)?;
-            let rows = stmt.query_map([], room_from_row).map_err(backend)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
         .await
@@ -412,6 +427,13 @@ mod tests {
         let next = store.append(vec![msg("a", "ann", "next", None)]).await.unwrap();
         assert_eq!(next[0].message.id, message_id(2), "sequence continues after a restart");
         assert!(!store.ensure_room("new").await.unwrap().private);
-        assert_eq!(store.rooms().await.unwrap().len(), 2);
+        let listed =
+            store.rooms(RoomQuery { private: vec!["p".into()], after: None, limit: 10 }).await.unwrap();
+        let ids: Vec<&str> = listed.iter().map(|l| l.room.id.as_str()).collect();
+        assert_eq!(ids, ["new", "p"], "most recently active first");
+        let public = store.rooms(RoomQuery { limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(public.len(), 1, "private rooms only when named");
+        let next = RoomQuery { private: vec!["p".into()], after: Some(listed[0].cursor()), limit: 1 };
+        assert_eq!(store.rooms(next).await.unwrap()[0].room.id, "p", "a cursor continues after its room");
     }
 }

@@ -29,18 +29,17 @@ thread_local! {
     static SCALED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// For the `scaled` half of [`both_stacks!`]: `false` (the test is skipped,
-/// with the reason printed) when Redis and PostgreSQL are not configured.
-pub fn use_scaled_stack() -> bool {
-    if services::Services::from_env().is_none() {
-        return false;
-    }
+/// For the `scaled` half of [`both_stacks!`]: servers this thread starts from
+/// now on use PostgreSQL and Redis; fails, naming the variables to set, when
+/// they are not configured.
+pub fn use_scaled_stack() {
+    services::Services::from_env();
     SCALED.with(|s| s.set(true));
-    true
 }
 
 /// Defines each test twice: in `sqlite`, on the zero-setup default, and in
-/// `scaled`, on PostgreSQL and the Redis adapter. One suite, both stacks.
+/// `scaled`, on PostgreSQL and the Redis adapter. One suite, both stacks. The
+/// `scaled` half is ignored unless asked for with `--include-ignored`.
 #[macro_export]
 macro_rules! both_stacks {
     ($($(#[$meta:meta])* async fn $name:ident() $body:block)*) => {
@@ -52,12 +51,15 @@ macro_rules! both_stacks {
         mod scaled {
             #[allow(unused_imports)]
             use super::*;
-            $( $(#[$meta])* #[tokio::test] async fn $name() {
-                if !common::use_scaled_stack() {
-                    return;
+            $(
+                $(#[$meta])*
+                #[tokio::test]
+                #[ignore = "needs Redis and PostgreSQL: set RTCHAT_TEST_REDIS_URL and RTCHAT_TEST_DATABASE_URL and pass --include-ignored"]
+                async fn $name() {
+                    common::use_scaled_stack();
+                    $body
                 }
-                $body
-            } )*
+            )*
         }
     };
 }
@@ -93,8 +95,7 @@ impl TestServer {
     /// adapter, so one suite proves the same protocol on both.
     pub async fn with(extra: &[&str]) -> Self {
         if SCALED.with(|s| s.get()) {
-            let services =
-                services::Services::from_env().expect("the scaled stack needs Redis and PostgreSQL");
+            let services = services::Services::from_env();
             let database = services.database().await;
             let prefix = services.prefix();
             let mut args = vec!["--redis", &services.redis, "--redis-prefix", &prefix];

@@ -6,14 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::sio::ConnectError;
-use common::{Client, TestServer};
+use common::{Client, TestServer, ok};
 use serde_json::{Value, json};
-
-#[track_caller]
-fn ok(v: Value) -> Value {
-    assert_eq!(v["ok"], true, "expected ok, got {v}");
-    v
-}
 
 #[track_caller]
 fn code(v: &Value) -> &str {

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::services::{Database, Services};
-use common::{Client, Process, rest_history};
+use common::{Client, Process, ok, rest_history};
 use serde_json::{Value, json};
 
 /// `n` processes sharing a fresh database and a private Redis channel prefix.
@@ -56,13 +56,14 @@ async fn three_processes_are_one_chat() {
     for (i, node) in c.nodes.iter().enumerate() {
         for j in 0..2 {
             let client = Client::rich(&node.url, &format!("n{i}c{j}")).await;
-            assert_eq!(client.request("room:join", json!({ "room": "all" })).await["ok"], true);
+            ok(client.request("room:join", json!({ "room": "all" })).await);
             clients.push(client);
         }
     }
     let mut sent = BTreeSet::new();
     for (i, client) in clients.iter().enumerate() {
-        let ack = client.request("message:send", json!({ "room": "all", "text": format!("from {i}") })).await;
+        let ack =
+            ok(client.request("message:send", json!({ "room": "all", "text": format!("from {i}") })).await);
         sent.insert(ack["message"]["id"].as_str().unwrap().to_owned());
     }
     for client in &clients {
@@ -74,7 +75,7 @@ async fn three_processes_are_one_chat() {
         assert!(got.windows(2).all(|w| w[0] < w[1]), "in id order");
     }
     // Nothing more arrives: the next message each client sees is a new one.
-    clients[0].request("message:send", json!({ "room": "all", "text": "last" })).await;
+    ok(clients[0].request("message:send", json!({ "room": "all", "text": "last" })).await);
     for client in &clients {
         assert_eq!(client.next("message:new").await["text"], "last", "no duplicate was delivered");
     }
@@ -93,8 +94,8 @@ async fn presence_and_room_counts_agree_across_processes() {
     let ann = Client::rich(&c.nodes[0].url, "ann").await;
     let bob = Client::rich(&c.nodes[1].url, "bob").await;
     let cat = Client::seed(&c.nodes[2].url, Some("p")).await;
-    ann.request("room:join", json!({ "room": "p" })).await;
-    let joined = bob.request("room:join", json!({ "room": "p" })).await;
+    ok(ann.request("room:join", json!({ "room": "p" })).await);
+    let joined = ok(bob.request("room:join", json!({ "room": "p" })).await);
     let names: Vec<&str> =
         joined["members"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 3, "members on every process: {names:?}");
@@ -130,7 +131,7 @@ async fn killing_a_process_loses_no_acknowledged_message() {
     let reader = Client::rich(&doomed, "reader").await;
     let watcher = Client::rich(&survivor, "watcher").await;
     for client in [&sender, &reader, &watcher] {
-        client.request("room:join", json!({ "room": "k" })).await;
+        ok(client.request("room:join", json!({ "room": "k" })).await);
     }
     let acks: Vec<_> = (0..300)
         .map(|i| {
@@ -162,11 +163,11 @@ async fn killing_a_process_loses_no_acknowledged_message() {
 
     // The reader reconnects to the surviving process and catches up.
     let reader = Client::rich(&survivor, "reader").await;
-    reader.request("room:join", json!({ "room": "k" })).await;
+    ok(reader.request("room:join", json!({ "room": "k" })).await);
     let mut after =
         seen.last().map_or("0000000000000000".to_owned(), |m| m["id"].as_str().unwrap().to_owned());
     loop {
-        let page = reader.request("history", json!({ "room": "k", "after": after, "limit": 100 })).await;
+        let page = ok(reader.request("history", json!({ "room": "k", "after": after, "limit": 100 })).await);
         let page = page["messages"].as_array().unwrap().clone();
         let Some(last) = page.last() else { break };
         after = last["id"].as_str().unwrap().to_owned();
@@ -243,9 +244,9 @@ async fn losing_redis_is_reported_refuses_sends_and_recovers() {
     let a = Client::rich(&c.nodes[0].url, "a").await;
     let b = Client::rich(&c.nodes[1].url, "b").await;
     for client in [&a, &b] {
-        client.request("room:join", json!({ "room": "o" })).await;
+        ok(client.request("room:join", json!({ "room": "o" })).await);
     }
-    a.request("message:send", json!({ "room": "o", "text": "before" })).await;
+    ok(a.request("message:send", json!({ "room": "o", "text": "before" })).await);
     assert_eq!(b.next("message:new").await["text"], "before");
 
     drop(redis);
@@ -261,16 +262,14 @@ async fn losing_redis_is_reported_refuses_sends_and_recovers() {
     // Sends work again and cross processes; clients catch up from the store.
     let mut delivered = None;
     for attempt in 0..50 {
-        let sent =
-            a.request("message:send", json!({ "room": "o", "text": format!("after {attempt}") })).await;
-        assert_eq!(sent["ok"], true, "{sent}");
+        ok(a.request("message:send", json!({ "room": "o", "text": format!("after {attempt}") })).await);
         if let Some(m) = b.try_next("message:new").await {
             delivered = Some(m);
             break;
         }
     }
     let delivered = delivered.expect("messages cross processes again after Redis returns");
-    let caught_up = b.request("history", json!({ "room": "o", "after": "0000000000000000" })).await;
+    let caught_up = ok(b.request("history", json!({ "room": "o", "after": "0000000000000000" })).await);
     let texts: Vec<&str> =
         caught_up["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
     assert_eq!(texts.first(), Some(&"before"));

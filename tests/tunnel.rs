@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::edge::Edge;
 use common::sio::ConnectError;
-use common::{Client, Process, binary, free_ports, qrdecode};
+use common::{Client, Process, binary, free_ports, ok, qrdecode};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -120,9 +120,9 @@ async fn chat_ui_and_api_work_through_the_tunnel_with_the_generated_token() {
         Client::connect(&server.url, json!({ "name": "laptop", "v": 1, "token": token }), "").await.unwrap();
     let seed = Client::connect(backend, Value::Null, &format!("token={token}&projectId=demo")).await.unwrap();
     for c in [&phone, &laptop] {
-        assert_eq!(c.request("room:join", json!({ "room": "demo" })).await["ok"], true);
+        ok(c.request("room:join", json!({ "room": "demo" })).await);
     }
-    phone.request("message:send", json!({ "room": "demo", "text": "from the phone" })).await;
+    ok(phone.request("message:send", json!({ "room": "demo", "text": "from the phone" })).await);
     assert_eq!(laptop.next("message:new").await["text"], "from the phone");
     assert_eq!(seed.next("message").await, "from the phone", "the backend's public URL serves seed clients");
 
@@ -170,14 +170,13 @@ async fn the_edge_going_away_never_stops_the_local_chat_and_the_tunnel_comes_bac
     assert_eq!(server.ready["token_required"], false, "--public needs no token");
 
     let local = Client::rich(&server.url, "local").await;
-    local.request("room:join", json!({ "room": "r" })).await;
+    ok(local.request("room:join", json!({ "room": "r" })).await);
 
     edge.stop();
     let down = server.next_event("tunnel", Some("down"), WAIT);
     assert_eq!(down["reason"], "lost the connection to the tunnel edge");
     // The local chat does not notice.
-    let sent = local.request("message:send", json!({ "room": "r", "text": "still here" })).await;
-    assert_eq!(sent["ok"], true);
+    ok(local.request("message:send", json!({ "room": "r", "text": "still here" })).await);
     assert_eq!(local.next("message:new").await["text"], "still here");
 
     let outage = Instant::now();
@@ -191,8 +190,8 @@ async fn the_edge_going_away_never_stops_the_local_chat_and_the_tunnel_comes_bac
     assert_eq!(info["tunnel"]["ui"], ui.as_str());
     assert_eq!(info["tunnel"]["state"], "up");
     let phone = Client::rich(&ui, "phone").await;
-    phone.request("room:join", json!({ "room": "r" })).await;
-    phone.request("message:send", json!({ "room": "r", "text": "through the tunnel again" })).await;
+    ok(phone.request("room:join", json!({ "room": "r" })).await);
+    ok(phone.request("message:send", json!({ "room": "r", "text": "through the tunnel again" })).await);
     assert_eq!(local.next("message:new").await["text"], "through the tunnel again");
 }
 
@@ -241,7 +240,7 @@ async fn an_unreachable_or_refusing_edge_is_reported_and_the_chat_runs_locally()
     let reason = failed["reason"].as_str().unwrap();
     assert!(reason.contains("refused") && reason.contains("ERR_NGROK_107"), "{failed}");
     let c = Client::connect(&server.url, json!({ "token": "tok", "v": 1 }), "").await.unwrap();
-    assert_eq!(c.request("room:join", json!({ "room": "x" })).await["ok"], true);
+    ok(c.request("room:join", json!({ "room": "x" })).await);
 }
 
 #[test]
@@ -343,16 +342,18 @@ async fn a_phone_sized_browser_chats_through_the_tunnel() {
         Client::connect(&server.url, json!({ "name": "laptop", "v": 1, "token": token_of(&link) }), "")
             .await
             .unwrap();
-    laptop.request("room:join", json!({ "room": "demo" })).await;
-    laptop.request("message:send", json!({ "room": "demo", "text": "hello phone" })).await;
-    laptop.next("message:new").await;
+    ok(laptop.request("room:join", json!({ "room": "demo" })).await);
+    ok(laptop.request("message:send", json!({ "room": "demo", "text": "hello phone" })).await);
+    assert_eq!(laptop.next("message:new").await["text"], "hello phone");
 
     let phone = tokio::process::Command::new("node")
         .args(["e2e/phone-link.mjs", &link, "hello phone", "hello laptop"])
         .current_dir(&web)
         .status();
-    let status =
-        tokio::time::timeout(Duration::from_secs(60), phone).await.expect("the browser finishes").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(60), phone)
+        .await
+        .expect("the browser finishes")
+        .expect("the browser tunnel test needs Node.js 20 or later");
     assert!(status.success(), "the phone page failed: {status}");
     let from_phone = laptop.next("message:new").await;
     assert_eq!(from_phone["text"], "hello laptop");

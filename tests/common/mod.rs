@@ -160,6 +160,14 @@ pub struct Process {
     lines: std::sync::mpsc::Receiver<String>,
 }
 
+/// `reply` after checking it is a success (`ok: true`); a failure points at the
+/// caller's line.
+#[track_caller]
+pub fn ok(reply: Value) -> Value {
+    assert_eq!(reply["ok"], true, "expected ok, got {reply}");
+    reply
+}
+
 /// Two free loopback ports, for a server with a separate UI port.
 pub fn free_ports() -> (String, String) {
     let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

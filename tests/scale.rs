@@ -143,29 +143,35 @@ async fn killing_a_process_loses_no_acknowledged_message() {
                 .unwrap()
         })
         .collect();
-    // Mid-stream: once some are acknowledged, SIGKILL the process.
+    // Mid-stream: once some are acknowledged and both readers have seen the
+    // first, SIGKILL the process.
     let mut acked = Vec::new();
     let mut acks = acks.into_iter();
     for ack in acks.by_ref().take(40) {
         let reply = tokio::time::timeout(Duration::from_secs(10), ack).await.unwrap().unwrap();
-        acked.push(reply["message"]["id"].as_str().unwrap().to_owned());
+        acked.push(ok(reply)["message"]["id"].as_str().unwrap().to_owned());
     }
+    let first = reader.next("message:new").await;
+    assert_eq!(first["id"], acked[0].as_str(), "the reader sees the first message first");
+    let first_live = watcher.next("message:new").await;
+    assert_eq!(first_live["id"], acked[0].as_str(), "the other process's client too");
     c.nodes[0].signal("KILL");
     for ack in acks {
+        // An ack that still arrives is a success; the rest never come.
         if let Ok(Ok(reply)) = tokio::time::timeout(Duration::from_secs(2), ack).await {
-            if reply["ok"] == true {
-                acked.push(reply["message"]["id"].as_str().unwrap().to_owned());
-            }
+            acked.push(ok(reply)["message"]["id"].as_str().unwrap().to_owned());
         }
     }
-    let mut seen: Vec<Value> = reader.drain("message:new").await;
+    // Once the reader sees its connection close, everything it got is queued.
+    reader.next("closed").await;
+    let mut seen = vec![first];
+    seen.extend(reader.drain("message:new").await);
     drop(reader);
 
     // The reader reconnects to the surviving process and catches up.
     let reader = Client::rich(&survivor, "reader").await;
     ok(reader.request("room:join", json!({ "room": "k" })).await);
-    let mut after =
-        seen.last().map_or("0000000000000000".to_owned(), |m| m["id"].as_str().unwrap().to_owned());
+    let mut after = seen.last().unwrap()["id"].as_str().unwrap().to_owned();
     loop {
         let page = ok(reader.request("history", json!({ "room": "k", "after": after, "limit": 100 })).await);
         let page = page["messages"].as_array().unwrap().clone();
@@ -176,15 +182,32 @@ async fn killing_a_process_loses_no_acknowledged_message() {
     let seen = ids(&seen);
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), seen.len(), "no duplicate");
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order");
-    let stored = ids(&rest_history(&survivor, "k").await);
+    let stored_messages = rest_history(&survivor, "k").await;
+    let stored = ids(&stored_messages);
     assert_eq!(seen, stored, "the reader has exactly what is stored");
-    for id in &acked {
-        assert!(stored.contains(id), "acknowledged message {id} is stored");
+    // One sender, stored in order: the store holds m0, m1, ... with no gap, and
+    // its first messages are exactly the acknowledged ones (a message may be
+    // stored with its ack lost in the kill, never the other way round).
+    let texts: Vec<&str> = stored_messages.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    let sent: Vec<String> = (0..texts.len()).map(|i| format!("m{i}")).collect();
+    assert_eq!(texts, sent, "the store holds the first messages sent, in order");
+    assert!(acked.len() <= stored.len(), "{} acknowledged, {} stored", acked.len(), stored.len());
+    assert_eq!(acked, stored[..acked.len()], "every acknowledged message is stored, in order");
+
+    // The survivor's own client saw them live, in order, up to a later message
+    // sent through the survivor.
+    ok(reader.request("message:send", json!({ "room": "k", "text": "after the kill" })).await);
+    let mut live = vec![first_live];
+    loop {
+        let m = watcher.next("message:new").await;
+        if m["text"] == "after the kill" {
+            break;
+        }
+        live.push(m);
     }
-    assert!(acked.len() >= 40);
-    // The survivor's own client saw everything too.
-    let live = ids(&watcher.drain("message:new").await);
-    assert!(live.iter().all(|id| stored.contains(id)));
+    let live = ids(&live);
+    assert!(live.windows(2).all(|w| w[0] < w[1]), "in order: {live:?}");
+    assert!(live.iter().all(|id| stored.contains(id)), "only stored messages were delivered");
 }
 
 /// A Redis of our own on a free port, so stopping it disturbs nothing else.

@@ -443,6 +443,10 @@ both_stacks! {
         ok(rich.request("message:send", json!({ "room": "lobby", "text": "from rich" })).await);
         assert_eq!(seed.next("message").await, "from rich");
         assert_eq!(rich.next("message:new").await["text"], "from rich");
+        // Whatever the two messages caused has arrived once a later one has.
+        seed.emit("message", json!("last"));
+        assert_eq!(seed.next("message").await, "last");
+        assert_eq!(rich.next("message:new").await["text"], "last");
         assert!(rich.drain("message").await.is_empty(), "rich clients never get plain message strings");
         assert!(seed.drain("message:new").await.is_empty(), "seed clients never get message:new");
         assert!(seed.drain("presence:join").await.is_empty(), "seed clients get only plain messages");

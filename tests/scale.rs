@@ -8,6 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::proxy::Proxy;
 use common::services::{Database, Services};
 use common::{Client, Process, ok, rest_history};
 use serde_json::{Value, json};
@@ -210,39 +211,6 @@ async fn killing_a_process_loses_no_acknowledged_message() {
     assert!(live.iter().all(|id| stored.contains(id)), "only stored messages were delivered");
 }
 
-/// A Redis of our own on a free port, so stopping it disturbs nothing else.
-struct PrivateRedis {
-    port: u16,
-    child: std::process::Child,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        // Ready when it answers PING.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
-            std::thread::yield_now();
-        }
-        Self { port, child }
-    }
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Polls `/healthz` until `want(body)`, at most 15 s.
 async fn health_until(url: &str, want: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -261,9 +229,10 @@ async fn health_until(url: &str, want: impl Fn(&Value) -> bool) -> Value {
 #[ignore = "needs Redis and PostgreSQL: set RTCHAT_TEST_REDIS_URL and RTCHAT_TEST_DATABASE_URL and pass --include-ignored"]
 async fn losing_redis_is_reported_refuses_sends_and_recovers() {
     let services = Services::from_env();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let redis = PrivateRedis::start(port);
-    let c = cluster(&services, 2, Some(&redis.url())).await;
+    // The processes reach Redis through a proxy that can play it going away,
+    // without disturbing anything else that uses the shared Redis.
+    let redis = Proxy::start(services.redis_addr());
+    let c = cluster(&services, 2, Some(&services.redis_at(redis.addr))).await;
     let a = Client::rich(&c.nodes[0].url, "a").await;
     let b = Client::rich(&c.nodes[1].url, "b").await;
     for client in [&a, &b] {
@@ -272,13 +241,13 @@ async fn losing_redis_is_reported_refuses_sends_and_recovers() {
     ok(a.request("message:send", json!({ "room": "o", "text": "before" })).await);
     assert_eq!(b.next("message:new").await["text"], "before");
 
-    drop(redis);
+    redis.cut();
     let body = health_until(&c.nodes[0].url, |b| b["redis"] == "unreachable").await;
     assert_eq!(body["status"], "unavailable");
     let refused = a.request("message:send", json!({ "room": "o", "text": "during" })).await;
     assert_eq!(refused["error"]["code"], "unavailable", "{refused}");
 
-    let _redis = PrivateRedis::start(port);
+    redis.restore();
     for node in &c.nodes {
         health_until(&node.url, |b| b["status"] == "ok").await;
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod edge;
+pub mod proxy;
 pub mod qrdecode;
 pub mod services;
 pub mod sio;

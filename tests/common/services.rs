@@ -45,6 +45,31 @@ impl Services {
     pub fn prefix(&self) -> String {
         format!("rtchat-test-{}", rtchat::chat::random_hex(6))
     }
+
+    /// The Redis server's `host:port`.
+    pub fn redis_addr(&self) -> String {
+        let (_, authority, _) = split_authority(&self.redis);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        if host_port.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+            host_port.to_owned()
+        } else {
+            format!("{host_port}:6379")
+        }
+    }
+
+    /// The Redis URL, credentials and database kept, pointing at `addr` instead.
+    pub fn redis_at(&self, addr: std::net::SocketAddr) -> String {
+        let (scheme, authority, rest) = split_authority(&self.redis);
+        let user = authority.rsplit_once('@').map_or(String::new(), |(u, _)| format!("{u}@"));
+        format!("{scheme}{user}{addr}{rest}")
+    }
+}
+
+/// `url` as (`scheme://`, authority, path and query).
+fn split_authority(url: &str) -> (&str, &str, &str) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..].find(['/', '?']).map_or(url.len(), |i| start + i);
+    (&url[..start], &url[start..end], &url[end..])
 }
 
 /// `url` with its database name replaced.

@@ -180,7 +180,7 @@ async fn the_edge_going_away_never_stops_the_local_chat_and_the_tunnel_comes_bac
     assert_eq!(local.next("message:new").await["text"], "still here");
 
     let outage = Instant::now();
-    edge.resume().await;
+    edge.resume();
     let back = server.next_event("tunnel", Some("up"), WAIT);
     assert!(outage.elapsed() < Duration::from_secs(12), "capped backoff: back after {:?}", outage.elapsed());
     // A new session: this edge hands out new URLs (ngrok keeps a reserved or
@@ -197,13 +197,14 @@ async fn the_edge_going_away_never_stops_the_local_chat_and_the_tunnel_comes_bac
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_or_refusing_edge_is_reported_and_the_chat_runs_locally() {
-    // Nothing listens on this port.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Nothing listens on this port: it is bound, never listened on, and held
+    // until the test ends, so connections to it are refused.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = closed.local_addr().unwrap().port();
-    drop(closed);
     let sandbox = Sandbox::new(None);
     std::fs::write(sandbox.path("edge.pem"), "").unwrap();
-    let (db, pem, addr) = (sandbox.path("c.db"), sandbox.path("edge.pem"), format!("localhost:{port}"));
+    let (db, pem, addr) = (sandbox.path("c.db"), sandbox.path("edge.pem"), format!("127.0.0.1:{port}"));
     let env = sandbox.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Process::start_with_env(
@@ -225,7 +226,7 @@ async fn an_unreachable_or_refusing_edge_is_reported_and_the_chat_runs_locally()
         &env,
     );
     let down = server.next_event("tunnel", Some("down"), WAIT);
-    assert!(down["reason"].as_str().unwrap().contains(&format!("localhost:{port}")), "{down}");
+    assert!(down["reason"].as_str().unwrap().contains(&format!("127.0.0.1:{port}")), "{down}");
     assert!(down["retry_in_ms"].as_u64().unwrap() <= 10_000);
     let token = server.ready["phone_link"].clone();
     assert_eq!(token, Value::Null, "no phone link while the tunnel is down and there is no LAN");
@@ -241,6 +242,7 @@ async fn an_unreachable_or_refusing_edge_is_reported_and_the_chat_runs_locally()
     assert!(reason.contains("refused") && reason.contains("ERR_NGROK_107"), "{failed}");
     let c = Client::connect(&server.url, json!({ "token": "tok", "v": 1 }), "").await.unwrap();
     ok(c.request("room:join", json!({ "room": "x" })).await);
+    drop(closed);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "rtchat", version, propagate_version = true)]
 pub struct Cli {
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 
@@ -22,6 +23,7 @@ pub struct Cli {
     pub quiet: u8,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server.
@@ -57,9 +59,9 @@ pub struct ServeArgs {
     pub port: u16,
 
     /// Second port serving the same UI, Socket.IO and API, where the seed's Vite
-    /// frontend lived; 0 serves everything on the backend port only.
-    #[arg(long, env = "RTCHAT_UI_PORT", default_value_t = 5173)]
-    pub ui_port: u16,
+    /// frontend lived (0 picks a free port); `off` serves everything on --port.
+    #[arg(long, env = "RTCHAT_UI_PORT", default_value = "5173", value_name = "PORT|off", value_parser = parse_ui_port)]
+    pub ui_port: UiPort,
 
     /// History database: a file path, a sqlite: URL, or `memory` (lost on exit).
     /// Defaults to rtchat.db in your data directory.
@@ -98,8 +100,28 @@ pub struct ServeArgs {
     #[arg(long, env = "RTCHAT_REDIS_PREFIX", default_value = "rtchat", value_name = "PREFIX")]
     pub redis_prefix: String,
 
+    /// The `--tunnel` flags.
     #[command(flatten)]
     pub tunnel: TunnelArgs,
+}
+
+/// `--ui-port`: a port number (0 picks a free one) or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UiPort {
+    /// Everything is served on the backend port.
+    Off,
+    /// A second port; 0 lets the system pick a free one.
+    Port(u16),
+}
+
+fn parse_ui_port(value: &str) -> Result<UiPort, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(UiPort::Off);
+    }
+    value
+        .parse()
+        .map(UiPort::Port)
+        .map_err(|_| format!("{value:?} is not a port; use 0 to 65535, or `off` for one port"))
 }
 
 /// Flags of `--tunnel`.
@@ -187,7 +209,7 @@ mod tests {
     #[test]
     fn defaults_match_the_seed() {
         let s = serve(&[]).unwrap();
-        assert_eq!((s.host, s.port, s.ui_port), (None, 3000, 5173));
+        assert_eq!((s.host, s.port, s.ui_port), (None, 3000, UiPort::Port(5173)));
         assert!(!s.lan && !s.no_qr);
         assert_eq!((s.max_message_len, s.rate_limit), (4000, 20));
     }
@@ -206,7 +228,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.cors_origins, ["https://a.example", "https://b.example", "*"]);
-        for bad in [&["--port", "70000"][..], &["--rate-limit", "-1"], &["--bogus"]] {
+        assert_eq!(s.ui_port, UiPort::Port(0));
+        assert_eq!(serve(&["--ui-port", "off"]).unwrap().ui_port, UiPort::Off);
+        assert_eq!(serve(&["--ui-port", "OFF"]).unwrap().ui_port, UiPort::Off);
+        for bad in [&["--port", "70000"][..], &["--ui-port", "none"], &["--rate-limit", "-1"], &["--bogus"]] {
             assert!(serve(bad).is_err(), "{bad:?}");
         }
     }

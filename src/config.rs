@@ -3,16 +3,18 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
 
 use crate::chat::ChatSettings;
-use crate::cli::{ServeArgs, TunnelArgs, default_db_path};
+use crate::cli::{ServeArgs, UiPort, default_db_path};
+use crate::http::cors::CorsPolicy;
+use crate::scale::RedisConfig;
 use crate::store::DbTarget;
-use crate::tunnel::{OauthConfig, TunnelConfig, authtoken};
+use crate::tunnel::TunnelConfig;
 
 /// Everything `rtchat serve` runs with, already checked.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The address to listen on (`--host`; every interface with `--lan`).
     pub host: IpAddr,
     /// The address to print for phones, from --lan-host; detected when `None`.
     pub lan_host: Option<IpAddr>,
@@ -20,17 +22,23 @@ pub struct Config {
     pub qr: bool,
     /// The room printed links open.
     pub room: Option<String>,
+    /// The backend port (0 picks a free one).
     pub port: u16,
-    /// `None` when everything is served on the backend port.
+    /// The second port (0 picks a free one); `None` when everything is
+    /// served on the backend port (`--ui-port off`).
     pub ui_port: Option<u16>,
+    /// Where history is kept.
     pub db: DbTarget,
+    /// The chat's limits and access token.
     pub chat: ChatSettings,
+    /// The browser origins allowed to call the server; the tunnel adds to it.
     pub cors: CorsPolicy,
+    /// Print one JSON line per event instead of the banner.
     pub json: bool,
     /// Set with `--tunnel`.
     pub tunnel: Option<TunnelConfig>,
-    /// Set with `--redis`: the Redis URL and channel prefix.
-    pub redis: Option<(String, String)>,
+    /// Set with `--redis`: where several processes meet.
+    pub redis: Option<RedisConfig>,
     /// The access token was generated at start (for the tunnel), not given.
     pub token_generated: bool,
 }
@@ -39,54 +47,6 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(String);
-
-/// Which browser origins may call the server across origins.
-#[derive(Debug, Clone, Default)]
-pub struct CorsPolicy {
-    /// `--cors-origin '*'`: any origin.
-    pub any: bool,
-    /// Origins allowed besides pages on this machine, as `scheme://host[:port]`.
-    pub origins: Vec<String>,
-    /// Origins added while running (the tunnel's public hosts); shared by clones.
-    added: Arc<RwLock<Vec<String>>>,
-}
-
-impl CorsPolicy {
-    /// Whether a browser page at `origin` may call the server.
-    pub fn allows(&self, origin: &str) -> bool {
-        self.any
-            || self.origins.iter().any(|o| o == origin)
-            || is_loopback_origin(origin)
-            || self.added.read().unwrap_or_else(|p| p.into_inner()).iter().any(|o| o == origin)
-    }
-
-    /// Allows the origin of `url` from now on.
-    pub fn allow_url(&self, url: &str) {
-        let origin = match url.find("://") {
-            Some(i) => match url[i + 3..].find('/') {
-                Some(j) => &url[..i + 3 + j],
-                None => url,
-            },
-            None => return,
-        };
-        let mut added = self.added.write().unwrap_or_else(|p| p.into_inner());
-        if !added.iter().any(|o| o == origin) {
-            added.push(origin.to_owned());
-        }
-    }
-}
-
-/// Pages served from this machine (localhost, 127.0.0.0/8, [::1]) on any port.
-fn is_loopback_origin(origin: &str) -> bool {
-    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
-        return false;
-    };
-    let host = match rest.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => rest.split(':').next().unwrap_or_default(),
-    };
-    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
 
 impl Config {
     /// Checks the flags and resolves defaults.
@@ -116,13 +76,13 @@ impl Config {
             None => None,
         };
         let ui_port = match args.ui_port {
-            0 => None,
-            p if p == args.port => {
+            UiPort::Off => None,
+            UiPort::Port(p) if p != 0 && p == args.port => {
                 return Err(ConfigError(format!(
-                    "--ui-port {p} is the same as --port; choose another UI port, or --ui-port 0 to serve everything on one port"
+                    "--ui-port {p} is the same as --port; choose another UI port, or --ui-port off to serve everything on one port"
                 )));
             }
-            p => Some(p),
+            UiPort::Port(p) => Some(p),
         };
         let db = match &args.db {
             Some(db) => parse_db(db)?,
@@ -132,7 +92,7 @@ impl Config {
                 )
             })?),
         };
-        let tunnel = parse_tunnel(&args.tunnel)?;
+        let tunnel = TunnelConfig::from_args(&args.tunnel).map_err(ConfigError)?;
         let token_generated = tunnel.is_some() && args.token.is_none() && !args.tunnel.public;
         let token = match args.token.as_deref() {
             // A tunnel is public: require a token unless told otherwise.
@@ -157,115 +117,18 @@ impl Config {
             ui_port,
             db,
             chat: ChatSettings { token, max_message_len: args.max_message_len, rate_limit: args.rate_limit },
-            cors: parse_cors(&args.cors_origins)?,
+            cors: CorsPolicy::new(&args.cors_origins).map_err(ConfigError)?,
             json: args.json,
             tunnel,
             token_generated,
-            redis: parse_redis(args)?,
+            redis: args
+                .redis
+                .as_deref()
+                .map(|url| RedisConfig::new(url, &args.redis_prefix))
+                .transpose()
+                .map_err(ConfigError)?,
         })
     }
-}
-
-fn parse_redis(args: &ServeArgs) -> Result<Option<(String, String)>, ConfigError> {
-    let Some(url) = args.redis.as_deref().map(str::trim) else { return Ok(None) };
-    let valid =
-        (url.starts_with("redis://") || url.starts_with("rediss://")) && redis::Client::open(url).is_ok();
-    if !valid {
-        return Err(ConfigError(format!(
-            "--redis {:?} is not a Redis URL; write it as redis://host:port",
-            crate::store::redact(url)
-        )));
-    }
-    let prefix = args.redis_prefix.trim();
-    if prefix.is_empty() || prefix.contains('#') {
-        return Err(ConfigError("--redis-prefix must be non-empty and without '#'".into()));
-    }
-    Ok(Some((url.to_owned(), prefix.to_owned())))
-}
-
-fn parse_tunnel(args: &TunnelArgs) -> Result<Option<TunnelConfig>, ConfigError> {
-    if !args.tunnel {
-        let tunnel_only = [
-            (args.public, "--public"),
-            (args.tunnel_domain.is_some(), "--tunnel-domain"),
-            (args.tunnel_basic_auth.is_some(), "--tunnel-basic-auth"),
-            (args.tunnel_oauth.is_some(), "--tunnel-oauth"),
-            (args.tunnel_server_addr.is_some(), "--tunnel-server-addr"),
-            (args.tunnel_ca_cert.is_some(), "--tunnel-ca-cert"),
-        ];
-        if let Some((_, flag)) = tunnel_only.iter().find(|(set, _)| *set) {
-            return Err(ConfigError(format!("{flag} only applies to a tunnel; add --tunnel or drop {flag}")));
-        }
-        return Ok(None);
-    }
-    let authtoken = match args.ngrok_authtoken.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        Some(token) => token.to_owned(),
-        None => match authtoken::from_agent_config() {
-            Some((token, path)) => {
-                tracing::debug!(path = %path.display(), "using the ngrok authtoken from the agent config");
-                token
-            }
-            None => {
-                return Err(ConfigError(
-                    "--tunnel needs an ngrok authtoken: get one at https://dashboard.ngrok.com/get-started/your-authtoken \
-                     and pass it as NGROK_AUTHTOKEN=... or --ngrok-authtoken, or save it with `ngrok config add-authtoken`"
-                        .into(),
-                ));
-            }
-        },
-    };
-    let basic_auth = match args.tunnel_basic_auth.as_deref() {
-        None => None,
-        Some(pair) => match pair.split_once(':') {
-            Some((user, pass)) if !user.is_empty() && (8..=128).contains(&pass.chars().count()) => {
-                Some((user.to_owned(), pass.to_owned()))
-            }
-            _ => {
-                return Err(ConfigError(
-                    "--tunnel-basic-auth must be USER:PASS with a password of 8 to 128 characters".into(),
-                ));
-            }
-        },
-    };
-    let oauth = match &args.tunnel_oauth {
-        None if !args.tunnel_oauth_allow.is_empty() => {
-            return Err(ConfigError("--tunnel-oauth-allow needs --tunnel-oauth PROVIDER".into()));
-        }
-        None => None,
-        Some(provider) => {
-            let (emails, domains) =
-                args.tunnel_oauth_allow.iter().map(|a| a.trim().to_owned()).partition(|a| a.contains('@'));
-            Some(OauthConfig {
-                provider: provider.trim().to_owned(),
-                allow_emails: emails,
-                allow_domains: domains,
-            })
-        }
-    };
-    if let Some(addr) = &args.tunnel_server_addr {
-        let valid =
-            addr.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-        if !valid {
-            return Err(ConfigError(format!("--tunnel-server-addr {addr:?} must be HOST:PORT")));
-        }
-    }
-    let ca_cert = match &args.tunnel_ca_cert {
-        None => None,
-        Some(path) => Some(std::fs::read(path).map_err(|e| {
-            ConfigError(format!(
-                "cannot read --tunnel-ca-cert {}: {e}; pass a readable PEM file",
-                path.display()
-            ))
-        })?),
-    };
-    Ok(Some(TunnelConfig {
-        authtoken,
-        domain: args.tunnel_domain.clone(),
-        basic_auth,
-        oauth,
-        server_addr: args.tunnel_server_addr.clone(),
-        ca_cert,
-    }))
 }
 
 fn parse_host(host: &str, flag: &str) -> Result<IpAddr, ConfigError> {
@@ -313,30 +176,6 @@ fn parse_db(db: &str) -> Result<DbTarget, ConfigError> {
     Ok(DbTarget::Sqlite(PathBuf::from(db)))
 }
 
-fn parse_cors(origins: &[String]) -> Result<CorsPolicy, ConfigError> {
-    let mut policy = CorsPolicy::default();
-    for origin in origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
-        if origin == "*" {
-            policy.any = true;
-            continue;
-        }
-        let origin = origin.trim_end_matches('/');
-        let valid = origin
-            .parse::<axum::http::Uri>()
-            .ok()
-            .filter(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some())
-            .is_some_and(|u| u.path() == "/" || u.path().is_empty())
-            && !origin.contains('?');
-        if !valid {
-            return Err(ConfigError(format!(
-                "--cors-origin {origin:?} is not an origin; write it as https://host or http://host:port"
-            )));
-        }
-        policy.origins.push(origin.to_owned());
-    }
-    Ok(policy)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,9 +212,13 @@ mod tests {
 
     #[test]
     fn ports_hosts_and_tokens() {
-        assert_eq!(config(&["--ui-port", "0"]).unwrap().ui_port, None);
+        assert_eq!(config(&["--ui-port", "off"]).unwrap().ui_port, None);
+        assert_eq!(config(&["--port", "0", "--ui-port", "0"]).unwrap().ui_port, Some(0), "two free ports");
         assert!(
-            config(&["--port", "4000", "--ui-port", "4000"]).unwrap_err().to_string().contains("--ui-port 0")
+            config(&["--port", "4000", "--ui-port", "4000"])
+                .unwrap_err()
+                .to_string()
+                .contains("--ui-port off")
         );
         assert_eq!(config(&["--host", "localhost"]).unwrap().host, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert!(config(&["--host", "::"]).unwrap().host.is_unspecified());
@@ -463,7 +306,6 @@ mod tests {
     fn cors() {
         let c = config(&["--cors-origin", "https://app.example/", "--cors-origin", "http://10.0.0.2:8080"])
             .unwrap();
-        assert!(!c.cors.any);
         assert!(c.cors.allows("https://app.example"));
         assert!(c.cors.allows("http://10.0.0.2:8080"));
         assert!(!c.cors.allows("https://evil.example"));

@@ -16,37 +16,63 @@ pub struct Endpoints {
     pub ui: String,
 }
 
+/// The ports the server listens on, as bound (never 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Ports {
+    /// The backend port (`--port`).
+    pub backend: u16,
+    /// The UI port (`--ui-port`); `None` with `--ui-port off`.
+    pub ui: Option<u16>,
+}
+
 /// A public tunnel and its state (filled in by the tunnel, when there is one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TunnelInfo {
+    /// The backend port's public URL (the last known one while down).
     pub backend: String,
+    /// The UI port's public URL (the last known one while down).
     pub ui: String,
+    /// `connecting`, `up`, `down` (retrying) or `failed`.
     pub state: String,
 }
 
+/// What a client needs to connect.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuthInfo {
+    /// Whether clients must send the access token.
     pub token_required: bool,
 }
 
+/// The limits clients are held to.
 #[derive(Debug, Clone, Serialize)]
 pub struct LimitsInfo {
+    /// Longest message, in characters.
     pub max_message_len: usize,
+    /// Messages per second per connection; 0 when unlimited.
     pub rate_limit: u32,
 }
 
 /// The body of `GET /api/info`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerInfo {
+    /// Always `rtchat`.
     pub name: &'static str,
+    /// This build's version.
     pub version: &'static str,
+    /// The URLs for pages on this machine.
     pub local: Endpoints,
+    /// The ports bound.
+    pub ports: Ports,
+    /// The URLs for other devices on the network, best first; empty on loopback.
     pub lan: Vec<Endpoints>,
+    /// The public tunnel, once `--tunnel` has started.
     pub tunnel: Option<TunnelInfo>,
     /// The best URL for a phone: the tunnel's UI, else the first LAN UI; `None`
     /// when the server is reachable from this machine only.
     pub phone_url: Option<String>,
+    /// What a client needs to connect.
     pub auth: AuthInfo,
+    /// The limits clients are held to.
     pub limits: LimitsInfo,
 }
 
@@ -76,6 +102,7 @@ impl ServerInfo {
             name: "rtchat",
             version: env!("CARGO_PKG_VERSION"),
             local: Endpoints { backend: backend_url, ui: ui_url },
+            ports: Ports { backend: backend.port(), ui: ui.map(|ui| ui.port()) },
             lan,
             tunnel: None,
             phone_url: None,

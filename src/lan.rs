@@ -10,7 +10,9 @@ use std::net::IpAddr;
 /// One address of one network interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
+    /// The interface's name (`eth0`, `wlan0`, ...).
     pub interface: String,
+    /// The address.
     pub ip: IpAddr,
 }
 

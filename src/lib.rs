@@ -5,12 +5,15 @@
 //! - [`server`]: starts and stops a server on listeners the caller bound;
 //! - [`http`]: the axum app (`/socket.io/`, `/api/`, `/healthz`, the embedded web UI);
 //! - [`chat`]: the Socket.IO protocol, its handlers, presence and the send pipeline;
-//! - [`store`]: durable history behind the [`store::Store`] trait (SQLite);
+//! - [`model`]: the domain types (users, messages, rooms) the chat and the store share;
+//! - [`store`]: durable history behind the [`store::Store`] trait (SQLite, PostgreSQL);
+//! - [`scale`]: several processes as one chat, through Redis;
 //! - [`info`], [`lan`] and [`banner`]: the server's URLs, the address a phone can
 //!   reach, and the banner with its QR code (or the `--json` line);
 //! - [`tunnel`]: public HTTPS tunnels through the ngrok SDK;
 //! - [`shutdown`]: the signals that stop it.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod banner;
 pub mod chat;
@@ -19,6 +22,8 @@ pub mod config;
 pub mod http;
 pub mod info;
 pub mod lan;
+pub mod model;
+pub mod scale;
 pub mod server;
 pub mod shutdown;
 pub mod store;
@@ -30,7 +35,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::watch;
 
-use crate::config::CorsPolicy;
+use crate::http::cors::CorsPolicy;
 use crate::info::{ServerInfo, TunnelInfo};
 use crate::tunnel::{Targets, Tunnel, TunnelEvents, TunnelState};
 

@@ -9,24 +9,21 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
 use axum::serve::ListenerExt;
-use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::{SocketIo, SocketIoBuilder};
+use socketioxide_core::adapter::DefinedAdapter;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use socketioxide::adapter::Adapter;
-use socketioxide::layer::SocketIoLayer;
-use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
-
-use crate::chat::fanout::RedisFanout;
-
-use crate::chat::health::Health;
-use crate::chat::{ChatState, handlers, pipeline};
+use crate::chat::{self, ChatState, pipeline};
 use crate::config::Config;
 use crate::http::{AppState, app};
 use crate::info::{ServerInfo, network_addresses};
-use crate::store;
+use crate::scale::{AdapterStart, Health, RedisAdapter};
+use crate::store::{self, Store};
 
 /// Largest Socket.IO packet a client may send.
 pub const MAX_PAYLOAD: u64 = 64 * 1024;
@@ -38,10 +35,14 @@ const CLIENT_QUEUE: usize = 1024;
 const WS_READ_BUFFER: usize = 1024;
 /// How long shutdown waits for connections to close.
 const CLOSE_GRACE: Duration = Duration::from_millis(1200);
+/// How long shutdown then waits for each HTTP server to stop.
+const SERVER_STOP_GRACE: Duration = Duration::from_millis(300);
 
 /// The sockets a server accepts on, bound before it starts.
 pub struct Listeners {
+    /// The backend port's (`--port`).
     pub backend: TcpListener,
+    /// The UI port's (`--ui-port`); `None` with `--ui-port off`.
     pub ui: Option<TcpListener>,
 }
 
@@ -97,7 +98,9 @@ pub struct Running {
     pub info: ServerInfo,
     /// What `/api/info` reports; the tunnel updates it as its state changes.
     pub shared_info: Arc<RwLock<ServerInfo>>,
+    /// Where the backend port listens.
     pub backend_addr: SocketAddr,
+    /// Where the UI port listens; `None` with `--ui-port off`.
     pub ui_addr: Option<SocketAddr>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -121,116 +124,110 @@ pub async fn start(
             config.db
         )
     })?;
-
-    let (pipeline, inbox) = pipeline::channel();
     let builder = SocketIo::builder()
         .max_payload(MAX_PAYLOAD)
         .max_buffer_size(CLIENT_QUEUE)
         .ws_read_buffer_size(WS_READ_BUFFER);
-    match config.redis.clone() {
-        None => {
-            let chat =
-                ChatState::new(store.clone(), pipeline.clone(), config.chat.clone(), Health::default());
-            let (layer, io) = builder.with_state(chat.clone()).build_layer();
-            handlers::register(&io);
-            serve(config, listeners, shutdown, chat, inbox, (layer, io)).await
-        }
-        Some((url, prefix)) => {
-            let fix = "check that Redis is running and the --redis URL is right";
-            // The adapter needs RESP3 push messages (Redis 6+).
-            let url = if url.contains("protocol=") {
-                url
-            } else {
-                format!("{url}{}protocol=resp3", if url.contains('?') { '&' } else { '?' })
-            };
-            let client = redis::Client::open(url.as_str())
-                .map_err(|e| anyhow::anyhow!("cannot use Redis at {}: {e}; {fix}", store::redact(&url)))?;
-            let driver = RedisFanout::connect(client).await.map_err(|e| {
-                anyhow::anyhow!("cannot connect to Redis at {}: {e}; {fix}", store::redact(&url))
-            })?;
-            let adapter = RedisAdapterCtr::new_with_driver(
-                driver.clone(),
-                RedisAdapterConfig::new().with_prefix(prefix),
-            );
-            let health = Health::with_redis(driver.up());
-            let chat = ChatState::new(store.clone(), pipeline.clone(), config.chat.clone(), health);
-            let (layer, io) = builder
-                .with_adapter::<CustomRedisAdapter<_, RedisFanout>>(adapter)
-                .with_state(chat.clone())
-                .build_layer();
-            handlers::register(&io).await.map_err(|e| {
-                anyhow::anyhow!("cannot subscribe to Redis at {}: {e}; {fix}", store::redact(&url))
-            })?;
-            serve(config, listeners, shutdown, chat, inbox, (layer, io)).await
+    match &config.redis {
+        None => launch(config, listeners, shutdown, store, builder, Health::default()).await,
+        Some(redis) => {
+            let (adapter, health) = redis.connect().await?;
+            let builder = builder.with_adapter::<RedisAdapter<_>>(adapter);
+            launch(config, listeners, shutdown, store, builder, health).await
         }
     }
 }
 
-/// Serves the app once the Socket.IO server (with its adapter) exists.
-async fn serve<A: Adapter>(
+/// Builds the chat on an adapter, registers it and serves the app.
+async fn launch<A>(
     config: Config,
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    chat: ChatState,
-    inbox: pipeline::PipelineInbox,
-    (socket_layer, io): (SocketIoLayer<A>, SocketIo<A>),
-) -> anyhow::Result<Running> {
-    let (store, pipeline) = (chat.store.clone(), chat.pipeline.clone());
+    store: Arc<dyn Store>,
+    builder: SocketIoBuilder<A>,
+    health: Health,
+) -> anyhow::Result<Running>
+where
+    A: Adapter + DefinedAdapter,
+    A::InitRes: AdapterStart,
+{
+    let (pipeline, inbox) = pipeline::channel();
+    let chat = ChatState::new(store.clone(), pipeline.clone(), config.chat.clone(), health);
+    let (socket_layer, io) = builder.with_state(chat.clone()).build_layer();
+    chat::register(&io).started().await?;
     let pipeline_task = tokio::spawn(pipeline::run(inbox, store.clone(), io.clone()));
 
     let backend_addr = listeners.backend.local_addr()?;
     let ui_addr = listeners.ui.as_ref().map(TcpListener::local_addr).transpose()?;
     let info = ServerInfo::new(&config, backend_addr, ui_addr, &network_addresses(&config));
     let shared_info = Arc::new(RwLock::new(info.clone()));
-    let state = AppState {
-        chat,
-        io: io.clone(),
-        socket_layer,
-        info: shared_info.clone(),
-        cors: Arc::new(config.cors.clone()),
-    };
+    let state =
+        AppState { chat, io: io.clone(), socket_layer, info: shared_info.clone(), cors: config.cors.clone() };
     let router = app(state);
 
     let (stop, stopped) = watch::channel(false);
-    let mut servers = Vec::new();
-    for listener in std::iter::once(listeners.backend).chain(listeners.ui) {
-        let mut stopped = stopped.clone();
-        // Chat packets are small: with Nagle's algorithm on, a reply can wait
-        // for the client's delayed ack, up to 40 ms (measured: a 34 ms median
-        // at 30,000 acked messages/s). Writes are already coalesced per batch
-        // (see chat/pipeline.rs). Node's HTTP server sets this by default too.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let serve = axum::serve(listener, router.clone()).with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        });
-        servers.push(tokio::spawn(async move { serve.await }));
-    }
+    let servers = std::iter::once(listeners.backend)
+        .chain(listeners.ui)
+        .map(|listener| tokio::spawn(serve_http(listener, router.clone(), stopped.clone())))
+        .collect();
     tracing::info!(backend = %backend_addr, ui = ?ui_addr, db = %config.db, "listening");
 
     let task = tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop.send(true);
-        if tokio::time::timeout(CLOSE_GRACE, io.close()).await.is_err() {
-            tracing::warn!("some connections did not close in time");
-        }
-        for server in servers {
-            match tokio::time::timeout(Duration::from_millis(300), server).await {
-                Ok(Ok(Ok(()))) | Err(_) => {}
-                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
-            }
-        }
-        // Everything acknowledged is already committed; this stores what was in flight.
-        pipeline.drain().await;
-        pipeline_task.abort();
-        store.close().await.context("closing the history database")?;
-        tracing::info!("stopped");
-        Ok(())
+        stop_in_order(io, servers, pipeline, pipeline_task, store).await
     });
     Ok(Running { info, shared_info, backend_addr, ui_addr, task })
+}
+
+/// Serves the app on one listener until `stopped` turns true.
+async fn serve_http(
+    listener: TcpListener,
+    router: Router,
+    mut stopped: watch::Receiver<bool>,
+) -> io::Result<()> {
+    // Chat packets are small: with Nagle's algorithm on, a reply can wait
+    // for the client's delayed ack, up to 40 ms (measured: a 34 ms median
+    // at 30,000 acked messages/s). Writes are already coalesced per batch
+    // (see chat/pipeline.rs). Node's HTTP server sets this by default too.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    // The peer address goes into each request, for the connection's span.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
+}
+
+/// Shuts down in order: close the sockets, stop the HTTP servers, store what
+/// was in flight, close the database.
+async fn stop_in_order<A: Adapter>(
+    io: SocketIo<A>,
+    servers: Vec<JoinHandle<io::Result<()>>>,
+    pipeline: pipeline::Pipeline,
+    pipeline_task: JoinHandle<()>,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<()> {
+    if tokio::time::timeout(CLOSE_GRACE, io.close()).await.is_err() {
+        tracing::warn!("some connections did not close in time");
+    }
+    for server in servers {
+        match tokio::time::timeout(SERVER_STOP_GRACE, server).await {
+            Ok(Ok(Ok(()))) | Err(_) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server stopped with an error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "server task failed"),
+        }
+    }
+    // Everything acknowledged is already committed; this stores what was in flight.
+    pipeline.drain().await;
+    pipeline_task.abort();
+    store.close().await.context("closing the history database")?;
+    tracing::info!("stopped");
+    Ok(())
 }

@@ -16,10 +16,10 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, SemaphorePermit, mpsc};
 
 use crate::proc_stats::{TICKS_PER_SEC, cpu_ticks, rss_kib};
-use crate::wire::{self, CLOSE, PING, PONG, TEXT};
+use crate::wire::{self, CLOSE, Frame, PING, PONG, TEXT};
 
 /// Which events the clients speak.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -152,6 +152,27 @@ struct Shared {
 }
 
 impl Shared {
+    /// Counters at zero, with the epoch now; nothing is expected or recorded
+    /// until sending starts.
+    fn new() -> Self {
+        Shared {
+            epoch: Instant::now(),
+            record_from_ns: Cell::new(u64::MAX),
+            received: Cell::new(0),
+            expected: Cell::new(u64::MAX),
+            last_delivery_ns: Cell::new(0),
+            latency: RefCell::new(histogram()),
+            acks: Cell::new(0),
+            expected_acks: Cell::new(u64::MAX),
+            ack_latency: RefCell::new(histogram()),
+            connect_latency: RefCell::new(histogram()),
+            ready: Cell::new(0),
+            failed: Cell::new(0),
+            first_error: RefCell::new(None),
+            progress: Notify::new(),
+        }
+    }
+
     fn now_ns(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }
@@ -176,6 +197,18 @@ struct Plan {
     text_len: usize,
 }
 
+impl Plan {
+    /// Extra query parameters for the upgrade request.
+    fn query(&self) -> String {
+        match (self.mode, &self.room) {
+            // rtchat puts a seed client in a room given in the handshake; the
+            // peers ignore the parameter, and every client also sends `joinRoom`.
+            (Mode::Seed, Some(room)) => format!("&projectId={room}"),
+            _ => String::new(),
+        }
+    }
+}
+
 /// Where a client is in its handshake.
 #[derive(PartialEq, Eq, Clone, Copy)]
 enum Stage {
@@ -188,157 +221,268 @@ enum Stage {
 /// Ack id of the join request; message acks start after it.
 const JOIN_ACK: u64 = 1;
 
+/// One client: connects, joins its room, then answers the server and sends
+/// each message its channel hands it, until the connection fails.
 async fn client(
-    plan: Rc<Plan>,
+    plan: Plan,
     shared: Rc<Shared>,
     connect_slots: Rc<Semaphore>,
     mut sends: Option<mpsc::UnboundedReceiver<u64>>,
 ) -> io::Result<()> {
     let permit = connect_slots.acquire().await.map_err(io::Error::other)?;
-    let began = Instant::now();
-    let mut stream = TcpStream::connect(&plan.host).await?;
-    stream.set_nodelay(true)?;
-    let query = match (&plan.mode, &plan.room) {
-        // rtchat puts a seed client in a room given in the handshake; the
-        // peers ignore the parameter, and every client also sends `joinRoom`.
-        (Mode::Seed, Some(room)) => format!("&projectId={room}"),
-        _ => String::new(),
-    };
-    stream.write_all(&wire::upgrade_request(&plan.host, &query)).await?;
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut conn = Conn::open(plan, shared, permit).await?;
     loop {
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err(io::Error::other("the server closed the connection during the upgrade"));
+        conn.handle_received()?;
+        conn.flush().await?;
+        tokio::select! {
+            due = async { sends.as_mut()?.recv().await }, if conn.is_ready() && sends.is_some() => match due {
+                Some(due) => conn.send(due).await?,
+                None => sends = None,
+            },
+            read = conn.read() => read?,
         }
-        if let Some(used) = wire::upgrade_response(&buf)? {
-            buf.drain(..used);
-            break;
+    }
+}
+
+/// A client's WebSocket connection: the socket, the bytes read but not yet
+/// handled, and the Socket.IO session it carries. The session is a field of
+/// its own so that a frame borrowed from the buffer can be handed to it.
+struct Conn<'a> {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    session: Session<'a>,
+}
+
+impl<'a> Conn<'a> {
+    /// Connects and upgrades to a WebSocket; `permit` is held until the
+    /// client is ready.
+    async fn open(plan: Plan, shared: Rc<Shared>, permit: SemaphorePermit<'a>) -> io::Result<Self> {
+        let began = Instant::now();
+        let mut stream = TcpStream::connect(&plan.host).await?;
+        stream.set_nodelay(true)?;
+        stream.write_all(&wire::upgrade_request(&plan.host, &plan.query())).await?;
+        let mut buf: Vec<u8> = Vec::with_capacity(4096);
+        loop {
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Err(io::Error::other("the server closed the connection during the upgrade"));
+            }
+            if let Some(used) = wire::upgrade_response(&buf)? {
+                buf.drain(..used);
+                break;
+            }
+        }
+        Ok(Conn { stream, buf, session: Session::new(plan, shared, permit, began) })
+    }
+
+    /// Connected and joined, so it may send.
+    fn is_ready(&self) -> bool {
+        self.session.stage == Stage::Ready
+    }
+
+    /// Handles every complete frame in the read buffer, in place, and drops
+    /// them from it; replies wait in the session's output.
+    fn handle_received(&mut self) -> io::Result<()> {
+        let mut at = 0;
+        let now = self.session.shared.now_ns();
+        while let Some((frame, used)) = wire::parse_frame(&self.buf[at..])? {
+            at += used;
+            self.session.on_frame(frame, now)?;
+        }
+        self.buf.drain(..at);
+        Ok(())
+    }
+
+    /// Writes whatever the session has queued.
+    async fn flush(&mut self) -> io::Result<()> {
+        if !self.session.out.is_empty() {
+            self.stream.write_all(&self.session.out).await?;
+            self.session.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Sends the message due at `due` (ns since the epoch) now.
+    async fn send(&mut self, due: u64) -> io::Result<()> {
+        self.session.queue_message(due);
+        self.flush().await
+    }
+
+    /// Reads more bytes into the buffer; the server closing is an error.
+    async fn read(&mut self) -> io::Result<()> {
+        if self.stream.read_buf(&mut self.buf).await? == 0 {
+            return Err(io::Error::other("the server closed the connection"));
+        }
+        Ok(())
+    }
+}
+
+/// A client's Engine.IO and Socket.IO session: where it is in the handshake,
+/// its messages awaiting acks, and the frames queued to send. It has one
+/// method per kind of packet the server sends.
+struct Session<'a> {
+    plan: Plan,
+    shared: Rc<Shared>,
+    stage: Stage,
+    /// A connect slot, held from the TCP connect until the client is ready.
+    permit: Option<SemaphorePermit<'a>>,
+    began: Instant,
+    out: Vec<u8>,
+    next_ack: u64,
+    /// Ack ids of the messages sent but not yet acked, with their due times.
+    pending_acks: VecDeque<(u64, u64)>,
+}
+
+impl<'a> Session<'a> {
+    fn new(plan: Plan, shared: Rc<Shared>, permit: SemaphorePermit<'a>, began: Instant) -> Self {
+        Session {
+            plan,
+            shared,
+            stage: Stage::Opening,
+            permit: Some(permit),
+            began,
+            out: Vec::with_capacity(256),
+            next_ack: JOIN_ACK + 1,
+            pending_acks: VecDeque::new(),
         }
     }
 
-    let mut stage = Stage::Opening;
-    let mut permit = Some(permit);
-    let mut out: Vec<u8> = Vec::with_capacity(256);
-    let mut next_ack = JOIN_ACK + 1;
-    let mut pending_acks: VecDeque<(u64, u64)> = VecDeque::new();
-    loop {
-        let mut at = 0;
-        let now = shared.now_ns();
-        while let Some((frame, used)) = wire::parse_frame(&buf[at..])? {
-            at += used;
-            match frame.opcode {
-                TEXT => {}
-                PING => {
-                    wire::push_frame(&mut out, PONG, frame.payload);
-                    continue;
-                }
-                CLOSE => return Err(io::Error::other("the server closed the WebSocket")),
-                _ => continue,
+    /// A WebSocket frame, read at `now`: text holds an Engine.IO packet.
+    fn on_frame(&mut self, frame: Frame<'_>, now: u64) -> io::Result<()> {
+        match frame.opcode {
+            TEXT => self.on_packet(frame.payload, now),
+            PING => {
+                self.on_ws_ping(frame.payload);
+                Ok(())
             }
-            let p = frame.payload;
-            match p {
-                [b'2', ..] => wire::push_text_frame(&mut out, b"3"),
-                [b'0', ..] if stage == Stage::Opening => {
-                    match plan.mode {
-                        Mode::Seed => wire::push_text_frame(&mut out, b"40"),
-                        Mode::Rich => wire::push_text_frame(&mut out, br#"40{"v":1}"#),
-                    }
-                    stage = Stage::Connecting;
-                }
-                [b'4', b'0', ..] if stage == Stage::Connecting => match (&plan.mode, &plan.room) {
-                    // Everyone in one room: a seed client is ready once connected.
-                    (Mode::Seed, None) => stage = Stage::Ready,
-                    (Mode::Seed, Some(room)) => {
-                        let join = format!("42{JOIN_ACK}[\"joinRoom\",\"{room}\"]");
-                        wire::push_text_frame(&mut out, join.as_bytes());
-                        stage = Stage::Joining;
-                    }
-                    (Mode::Rich, room) => {
-                        let room = room.as_deref().unwrap_or("bench");
-                        let join = format!("42{JOIN_ACK}[\"room:join\",{{\"room\":\"{room}\"}}]");
-                        wire::push_text_frame(&mut out, join.as_bytes());
-                        stage = Stage::Joining;
-                    }
-                },
-                [b'4', b'2', ..] => {
-                    if let Some(sent) = wire::find_stamp(p) {
-                        let received = shared.received.get() + 1;
-                        shared.received.set(received);
-                        shared.last_delivery_ns.set(now);
-                        if sent >= shared.record_from_ns.get() {
-                            shared.latency.borrow_mut().saturating_record(now.saturating_sub(sent) / 1000);
-                        }
-                        if received == shared.expected.get() {
-                            shared.progress.notify_one();
-                        }
-                    }
-                }
-                [b'4', b'3', body @ ..] => match wire::ack_id(body) {
-                    Some(JOIN_ACK) if stage == Stage::Joining => stage = Stage::Ready,
-                    Some(id) => {
-                        if let Some(i) = pending_acks.iter().position(|(pending, _)| *pending == id) {
-                            let (_, sent) = pending_acks.remove(i).expect("the position was just found");
-                            let acks = shared.acks.get() + 1;
-                            shared.acks.set(acks);
-                            if acks == shared.expected_acks.get() {
-                                shared.progress.notify_one();
-                            }
-                            if sent >= shared.record_from_ns.get() {
-                                shared
-                                    .ack_latency
-                                    .borrow_mut()
-                                    .saturating_record(now.saturating_sub(sent) / 1000);
-                            }
-                        }
-                    }
-                    None => {}
-                },
-                [b'4', b'4', ..] => {
-                    let why = String::from_utf8_lossy(p).into_owned();
-                    return Err(io::Error::other(format!("the server refused the connection: {why}")));
-                }
-                [b'4', b'1', ..] => return Err(io::Error::other("the server disconnected the client")),
-                _ => {}
-            }
-            if stage == Stage::Ready && permit.is_some() {
-                permit = None;
-                shared.connect_latency.borrow_mut().saturating_record(began.elapsed().as_micros() as u64);
-                shared.ready.set(shared.ready.get() + 1);
-                shared.progress.notify_one();
-            }
+            CLOSE => Err(io::Error::other("the server closed the WebSocket")),
+            _ => Ok(()),
         }
-        buf.drain(..at);
-        if !out.is_empty() {
-            stream.write_all(&out).await?;
-            out.clear();
-        }
-        tokio::select! {
-            due = async { sends.as_mut()?.recv().await }, if stage == Stage::Ready && sends.is_some() => {
-                let Some(due) = due else {
-                    sends = None;
-                    continue;
-                };
-                let text = wire::stamped_text(due, plan.text_len);
-                let packet = match (plan.mode, &plan.room) {
-                    (Mode::Seed, _) => format!("42[\"message\",\"{text}\"]"),
-                    (Mode::Rich, room) => {
-                        let id = next_ack;
-                        next_ack += 1;
-                        pending_acks.push_back((id, due));
-                        let room = room.as_deref().unwrap_or("bench");
-                        format!("42{id}[\"message:send\",{{\"room\":\"{room}\",\"text\":\"{text}\"}}]")
-                    }
-                };
-                wire::push_text_frame(&mut out, packet.as_bytes());
-                stream.write_all(&out).await?;
-                out.clear();
+    }
+
+    /// An Engine.IO packet, or a Socket.IO one inside an Engine.IO message (`4`).
+    fn on_packet(&mut self, p: &[u8], now: u64) -> io::Result<()> {
+        match p {
+            [b'2', ..] => self.on_ping(),
+            [b'0', ..] if self.stage == Stage::Opening => self.on_open(),
+            [b'4', b'0', ..] if self.stage == Stage::Connecting => self.on_connect(),
+            [b'4', b'2', ..] => self.on_event(p, now),
+            [b'4', b'3', body @ ..] => self.on_ack(body, now),
+            [b'4', b'4', ..] => {
+                let why = String::from_utf8_lossy(p).into_owned();
+                return Err(io::Error::other(format!("the server refused the connection: {why}")));
             }
-            read = stream.read_buf(&mut buf) => {
-                if read? == 0 {
-                    return Err(io::Error::other("the server closed the connection"));
-                }
-            }
+            [b'4', b'1', ..] => return Err(io::Error::other("the server disconnected the client")),
+            _ => {}
         }
+        Ok(())
+    }
+
+    /// A WebSocket ping: pong with the same payload.
+    fn on_ws_ping(&mut self, payload: &[u8]) {
+        wire::push_frame(&mut self.out, PONG, payload);
+    }
+
+    /// An Engine.IO ping: pong.
+    fn on_ping(&mut self) {
+        wire::push_text_frame(&mut self.out, b"3");
+    }
+
+    /// The Engine.IO open packet: connect to the main Socket.IO namespace.
+    fn on_open(&mut self) {
+        match self.plan.mode {
+            Mode::Seed => wire::push_text_frame(&mut self.out, b"40"),
+            Mode::Rich => wire::push_text_frame(&mut self.out, br#"40{"v":1}"#),
+        }
+        self.stage = Stage::Connecting;
+    }
+
+    /// Socket.IO connected: join the client's room, or be ready if a seed
+    /// client has none (everyone in one room).
+    fn on_connect(&mut self) {
+        let join = match (self.plan.mode, &self.plan.room) {
+            // Everyone in one room: a seed client is ready once connected.
+            (Mode::Seed, None) => {
+                self.set_ready();
+                return;
+            }
+            (Mode::Seed, Some(room)) => format!("42{JOIN_ACK}[\"joinRoom\",\"{room}\"]"),
+            (Mode::Rich, room) => {
+                let room = room.as_deref().unwrap_or("bench");
+                format!("42{JOIN_ACK}[\"room:join\",{{\"room\":\"{room}\"}}]")
+            }
+        };
+        wire::push_text_frame(&mut self.out, join.as_bytes());
+        self.stage = Stage::Joining;
+    }
+
+    /// A Socket.IO event: a delivery if it carries a message's stamp.
+    fn on_event(&self, p: &[u8], now: u64) {
+        let Some(sent) = wire::find_stamp(p) else {
+            return;
+        };
+        let shared = &self.shared;
+        let received = shared.received.get() + 1;
+        shared.received.set(received);
+        shared.last_delivery_ns.set(now);
+        if sent >= shared.record_from_ns.get() {
+            shared.latency.borrow_mut().saturating_record(now.saturating_sub(sent) / 1000);
+        }
+        if received == shared.expected.get() {
+            shared.progress.notify_one();
+        }
+    }
+
+    /// A Socket.IO ack (the body follows `43`): of the join, or of a message.
+    fn on_ack(&mut self, body: &[u8], now: u64) {
+        match wire::ack_id(body) {
+            Some(JOIN_ACK) if self.stage == Stage::Joining => self.set_ready(),
+            Some(id) => self.on_message_ack(id, now),
+            None => {}
+        }
+    }
+
+    /// An ack of a message sent by this client: counted, and timed from its due time.
+    fn on_message_ack(&mut self, id: u64, now: u64) {
+        let Some(i) = self.pending_acks.iter().position(|(pending, _)| *pending == id) else {
+            return;
+        };
+        let (_, sent) = self.pending_acks.remove(i).expect("the position was just found");
+        let shared = &self.shared;
+        let acks = shared.acks.get() + 1;
+        shared.acks.set(acks);
+        if acks == shared.expected_acks.get() {
+            shared.progress.notify_one();
+        }
+        if sent >= shared.record_from_ns.get() {
+            shared.ack_latency.borrow_mut().saturating_record(now.saturating_sub(sent) / 1000);
+        }
+    }
+
+    /// Connected and joined: free the connect slot and count the client ready.
+    fn set_ready(&mut self) {
+        self.stage = Stage::Ready;
+        if self.permit.take().is_some() {
+            let shared = &self.shared;
+            shared.connect_latency.borrow_mut().saturating_record(self.began.elapsed().as_micros() as u64);
+            shared.ready.set(shared.ready.get() + 1);
+            shared.progress.notify_one();
+        }
+    }
+
+    /// Queues the message due at `due`; a rich one asks for an ack.
+    fn queue_message(&mut self, due: u64) {
+        let text = wire::stamped_text(due, self.plan.text_len);
+        let packet = match (self.plan.mode, &self.plan.room) {
+            (Mode::Seed, _) => format!("42[\"message\",\"{text}\"]"),
+            (Mode::Rich, room) => {
+                let id = self.next_ack;
+                self.next_ack += 1;
+                self.pending_acks.push_back((id, due));
+                let room = room.as_deref().unwrap_or("bench");
+                format!("42{id}[\"message:send\",{{\"room\":\"{room}\",\"text\":\"{text}\"}}]")
+            }
+        };
+        wire::push_text_frame(&mut self.out, packet.as_bytes());
     }
 }
 
@@ -349,59 +493,87 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<Report> {
     local.block_on(&rt, drive(args))
 }
 
+/// Connects every client, offers the load, and reports.
 async fn drive(args: &LoadArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
-    let shared = Rc::new(Shared {
-        epoch: Instant::now(),
-        record_from_ns: Cell::new(u64::MAX),
-        received: Cell::new(0),
-        expected: Cell::new(u64::MAX),
-        last_delivery_ns: Cell::new(0),
-        latency: RefCell::new(histogram()),
-        acks: Cell::new(0),
-        expected_acks: Cell::new(u64::MAX),
-        ack_latency: RefCell::new(histogram()),
-        connect_latency: RefCell::new(histogram()),
-        ready: Cell::new(0),
-        failed: Cell::new(0),
-        first_error: RefCell::new(None),
-        progress: Notify::new(),
-    });
+    let shared = Rc::new(Shared::new());
     let server_rss_before = args.server_pid.and_then(rss_kib);
-
-    // The room layout: client i is in room i / room_size.
-    let room_of = |i: usize| (args.room_size > 0).then(|| format!("r{}", i / args.room_size));
-    let members = |i: usize| -> u64 {
-        if args.room_size == 0 {
-            return args.clients as u64;
-        }
-        let first = i / args.room_size * args.room_size;
-        (args.clients.min(first + args.room_size) - first) as u64
-    };
-    let rooms = if args.room_size == 0 { 1 } else { args.clients.div_ceil(args.room_size) };
-    let senders = if args.senders == 0 { args.clients } else { args.senders.min(args.clients) };
-    // Senders are spread evenly over the clients, and so over the rooms.
-    let sender_index = |k: usize| k * args.clients / senders;
-
-    let slots = Rc::new(Semaphore::new(args.connect_concurrency.max(1)));
-    let mut outlets = Vec::new();
-    let mut sender_members = Vec::new();
+    let layout = Layout::new(args);
     let started = Instant::now();
-    let mut next_sender = 0;
+    let senders = spawn_clients(args, &layout, &shared);
+    let mut report = connect_phase(args, &layout, &shared, started).await;
+    load_phase(args, &shared, &senders, &mut report).await;
+    report_memory(args, server_rss_before, &mut report);
+    report_deliveries(&shared, &mut report);
+    Ok(report)
+}
+
+/// The room layout: client i is in room i / room_size (everyone in one room
+/// when room_size is 0), and the senders are spread evenly over the clients,
+/// and so over the rooms.
+struct Layout {
+    clients: usize,
+    room_size: usize,
+    rooms: usize,
+    senders: usize,
+}
+
+impl Layout {
+    fn new(args: &LoadArgs) -> Self {
+        let (clients, room_size) = (args.clients, args.room_size);
+        Layout {
+            clients,
+            room_size,
+            rooms: if room_size == 0 { 1 } else { clients.div_ceil(room_size) },
+            senders: if args.senders == 0 { clients } else { args.senders.min(clients) },
+        }
+    }
+
+    fn room_of(&self, i: usize) -> Option<String> {
+        (self.room_size > 0).then(|| format!("r{}", i / self.room_size))
+    }
+
+    /// How many clients share client i's room.
+    fn members(&self, i: usize) -> u64 {
+        if self.room_size == 0 {
+            return self.clients as u64;
+        }
+        let first = i / self.room_size * self.room_size;
+        (self.clients.min(first + self.room_size) - first) as u64
+    }
+
+    /// The client that is sender k.
+    fn sender_index(&self, k: usize) -> usize {
+        k * self.clients / self.senders
+    }
+}
+
+/// The sending clients' channels, each with how many deliveries one of its
+/// messages is owed (its room's size).
+struct Senders {
+    outlets: Vec<mpsc::UnboundedSender<u64>>,
+    members: Vec<u64>,
+}
+
+/// Starts one task per client, at most `--connect-concurrency` of them
+/// connecting at once; returns the senders' channels.
+fn spawn_clients(args: &LoadArgs, layout: &Layout, shared: &Rc<Shared>) -> Senders {
+    let slots = Rc::new(Semaphore::new(args.connect_concurrency.max(1)));
+    let mut senders = Senders { outlets: Vec::new(), members: Vec::new() };
     for i in 0..args.clients {
-        let plan = Rc::new(Plan {
+        let plan = Plan {
             host: args.addr.clone(),
             mode: args.mode,
-            room: room_of(i),
+            room: layout.room_of(i),
             text_len: args.text_len,
-        });
+        };
         let mut rx = None;
-        if next_sender < senders && i == sender_index(next_sender) {
+        let next_sender = senders.outlets.len();
+        if next_sender < layout.senders && i == layout.sender_index(next_sender) {
             let (tx, sends) = mpsc::unbounded_channel();
             rx = Some(sends);
-            outlets.push(tx);
-            sender_members.push(members(i));
-            next_sender += 1;
+            senders.outlets.push(tx);
+            senders.members.push(layout.members(i));
         }
         let shared = shared.clone();
         let slots = slots.clone();
@@ -411,7 +583,12 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<Report> {
             }
         });
     }
+    senders
+}
 
+/// Waits until every client is ready or has failed, or the connect timeout
+/// passes; returns a report with the connection fields filled in.
+async fn connect_phase(args: &LoadArgs, layout: &Layout, shared: &Shared, started: Instant) -> Report {
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.connect_timeout);
     while shared.ready.get() + shared.failed.get() < args.clients {
         if tokio::time::timeout_at(deadline, shared.progress.notified()).await.is_err() {
@@ -420,7 +597,7 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<Report> {
     }
     let connect_secs = started.elapsed().as_secs_f64();
     let connected = shared.ready.get();
-    let mut report = Report {
+    Report {
         clients: args.clients,
         connected,
         connect_errors: args.clients - connected,
@@ -428,21 +605,20 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<Report> {
         connect_secs,
         connects_per_sec: connected as f64 / connect_secs,
         connect_latency: Latency::of(&shared.connect_latency.borrow()),
-        rooms,
-        senders,
+        rooms: layout.rooms,
+        senders: layout.senders,
         ..Report::default()
-    };
+    }
+}
 
-    // CPU use is measured over the sending window (or the settle time when idle).
+/// Sends if every client connected (or, when idle, waits the settle time),
+/// and reports the CPU the generator and the server used meanwhile.
+async fn load_phase(args: &LoadArgs, shared: &Shared, senders: &Senders, report: &mut Report) {
     let cpu_before = cpu_now(args);
     let window = Instant::now();
     let mut cpu_after = None;
-    if args.rate > 0.0 && connected == args.clients {
-        let sent = send_phase(args, &shared, &outlets, &sender_members, &mut cpu_after).await;
-        (report.sent, report.deliveries_per_sec) = sent;
-        report.offered_msgs_per_sec = args.rate;
-        let mean_members = sender_members.iter().sum::<u64>() as f64 / sender_members.len() as f64;
-        report.offered_deliveries_per_sec = args.rate * mean_members;
+    if args.rate > 0.0 && report.connected == args.clients {
+        cpu_after = Some(send_phase(args, shared, senders, report).await);
     } else if args.rate == 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
     }
@@ -452,37 +628,39 @@ async fn drive(args: &LoadArgs) -> anyhow::Result<Report> {
     };
     report.loadgen_cpu_pct = pct(cpu_before.0, after.0).unwrap_or(0.0);
     report.server_cpu_pct = pct(cpu_before.1, after.1);
-    report.server_rss_before_kib = server_rss_before;
-    report.server_rss_after_kib = args.server_pid.and_then(rss_kib);
-    if let (Some(before), Some(after)) = (report.server_rss_before_kib, report.server_rss_after_kib) {
-        report.server_bytes_per_connection =
-            Some((after as f64 - before as f64) * 1024.0 / connected.max(1) as f64);
-    }
-
-    let expected = shared.expected.get();
-    if expected != u64::MAX {
-        report.expected = expected;
-        report.received = shared.received.get();
-        report.missing = expected.saturating_sub(report.received);
-    }
-    report.latency = Latency::of(&shared.latency.borrow());
-    report.acks = shared.acks.get();
-    report.ack_latency = Latency::of(&shared.ack_latency.borrow());
-    Ok(report)
 }
 
 /// Sends at the offered rate for the run's duration, then waits for the last
-/// deliveries; returns the messages sent and the deliveries per second achieved.
+/// deliveries and acks; reports the offered and achieved rates, and returns
+/// the sending time and the CPU used by its end.
 async fn send_phase(
     args: &LoadArgs,
     shared: &Shared,
-    outlets: &[mpsc::UnboundedSender<u64>],
-    members: &[u64],
-    cpu_after: &mut Option<(f64, CpuNow)>,
-) -> (u64, f64) {
+    senders: &Senders,
+    report: &mut Report,
+) -> (f64, CpuNow) {
     let window = Instant::now();
     let start = shared.now_ns();
     shared.record_from_ns.set(start + (args.warmup * 1e9) as u64);
+    let (sent, expected) = send_at_rate(args, shared, senders, start).await;
+    let cpu_after = (window.elapsed().as_secs_f64(), cpu_now(args));
+    shared.expected.set(expected);
+    let expected_acks = if args.mode == Mode::Rich { sent } else { 0 };
+    shared.expected_acks.set(expected_acks);
+    drain(args, shared, expected, expected_acks).await;
+    let span_ns = shared.last_delivery_ns.get().saturating_sub(start).max(1);
+    report.sent = sent;
+    report.deliveries_per_sec = shared.received.get() as f64 / (span_ns as f64 / 1e9);
+    report.offered_msgs_per_sec = args.rate;
+    let mean_members = senders.members.iter().sum::<u64>() as f64 / senders.members.len() as f64;
+    report.offered_deliveries_per_sec = args.rate * mean_members;
+    cpu_after
+}
+
+/// Hands each message to its sender once it is due (`start` plus its place
+/// in the schedule), round robin; returns the messages sent and the
+/// deliveries they are owed.
+async fn send_at_rate(args: &LoadArgs, shared: &Shared, senders: &Senders, start: u64) -> (u64, u64) {
     let total = (args.rate * args.duration).round() as u64;
     let gap_ns = 1e9 / args.rate;
     let (mut sent, mut expected) = (0u64, 0u64);
@@ -496,25 +674,47 @@ async fn send_phase(
             if due > now {
                 break;
             }
-            let k = (sent % outlets.len() as u64) as usize;
+            let k = (sent % senders.outlets.len() as u64) as usize;
             // A sender whose connection failed is already counted as an error.
-            let _ = outlets[k].send(due);
-            expected += members[k];
+            let _ = senders.outlets[k].send(due);
+            expected += senders.members[k];
             sent += 1;
         }
     }
-    *cpu_after = Some((window.elapsed().as_secs_f64(), cpu_now(args)));
-    shared.expected.set(expected);
-    let expected_acks = if args.mode == Mode::Rich { sent } else { 0 };
-    shared.expected_acks.set(expected_acks);
+    (sent, expected)
+}
+
+/// Waits up to `--drain` seconds for the deliveries and acks still owed.
+async fn drain(args: &LoadArgs, shared: &Shared, expected: u64, expected_acks: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.drain);
     while shared.received.get() < expected || shared.acks.get() < expected_acks {
         if tokio::time::timeout_at(deadline, shared.progress.notified()).await.is_err() {
             break;
         }
     }
-    let span_ns = shared.last_delivery_ns.get().saturating_sub(start).max(1);
-    (sent, shared.received.get() as f64 / (span_ns as f64 / 1e9))
+}
+
+/// Reports the server's memory before and after connecting everyone.
+fn report_memory(args: &LoadArgs, rss_before: Option<u64>, report: &mut Report) {
+    report.server_rss_before_kib = rss_before;
+    report.server_rss_after_kib = args.server_pid.and_then(rss_kib);
+    if let (Some(before), Some(after)) = (report.server_rss_before_kib, report.server_rss_after_kib) {
+        report.server_bytes_per_connection =
+            Some((after as f64 - before as f64) * 1024.0 / report.connected.max(1) as f64);
+    }
+}
+
+/// Reports what was delivered and acked.
+fn report_deliveries(shared: &Shared, report: &mut Report) {
+    let expected = shared.expected.get();
+    if expected != u64::MAX {
+        report.expected = expected;
+        report.received = shared.received.get();
+        report.missing = expected.saturating_sub(report.received);
+    }
+    report.latency = Latency::of(&shared.latency.borrow());
+    report.acks = shared.acks.get();
+    report.ack_latency = Latency::of(&shared.ack_latency.borrow());
 }
 
 /// CPU ticks used so far by the generator and the server.

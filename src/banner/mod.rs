@@ -28,6 +28,7 @@ pub struct Printer {
 }
 
 impl Printer {
+    /// A printer for what `config` asks: banner or JSON, QR code or not.
     pub fn new(config: &Config) -> Self {
         Self {
             db: config.db.clone(),
@@ -71,6 +72,7 @@ impl Printer {
             "backend_url": info.local.backend,
             "ui_url": info.local.ui,
             "local": info.local,
+            "ports": info.ports,
             "lan": info.lan,
             "tunnel": info.tunnel,
             "phone_url": info.phone_url,

@@ -13,8 +13,15 @@ const HALF: char = '▀';
 /// Why a code was not drawn.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum QrError {
+    /// The terminal is narrower than the code.
     #[error("the QR code needs {needed} columns and the terminal has {available}")]
-    TooWide { needed: usize, available: usize },
+    TooWide {
+        /// Columns the code takes.
+        needed: usize,
+        /// Columns there are.
+        available: usize,
+    },
+    /// The text does not fit in any QR code.
     #[error("the text is too long for a QR code")]
     TooLong,
 }

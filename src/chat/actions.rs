@@ -1,39 +1,36 @@
 //! The steps events share: joining and leaving rooms, sending a message,
 //! reading history, counting members, and announcing presence and typing.
 
-use std::sync::Arc;
-
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
-use super::handlers::session;
-use super::protocol::*;
+use super::access::{self, Pass};
+use super::error::{ChatError, ErrorCode};
+use super::protocol::{
+    HistoryRequest, JoinAck, PresenceEvent, RoomInfo, RoomSummary, SendRequest, TypingEvent, Wire, event,
+};
 use super::rooms::{self, rich_room, seed_room};
 use super::session::{Session, Turn};
-use super::{ChatState, secrets_match, validate};
-use crate::store::{self, NewMessage, Page, RoomRecord};
+use super::{ChatState, validate};
+use crate::model::{Message, NewMessage, Room, User, now_ms, parse_message_id};
+use crate::store::Page;
 
 /// Joins a chat room and returns who is there with the latest history.
 pub(super) async fn join<A: Adapter>(
     s: &SocketRef<A>,
+    me: &Session,
     io: &SocketIo<A>,
     chat: &ChatState,
     room: &str,
     key: Option<&str>,
 ) -> Result<JoinAck, ChatError> {
-    let record = enter(s, chat, room, key).await?;
-    let room = record.id.as_str();
-    let members = rooms::members(io, room)
+    let room = enter(s, me, chat, room, key).await?;
+    let members = rooms::members(io, &room.id)
         .await
         .map_err(|_| ChatError::unavailable("could not read the room's members; try again"))?;
-    let history = chat.store.history(room, Page::Latest, validate::DEFAULT_HISTORY_LIMIT).await?;
-    Ok(JoinAck {
-        ok: true,
-        room: RoomInfo { id: room.to_owned(), private: record.private },
-        members,
-        history,
-    })
+    let history = chat.store.history(&room.id, Page::Latest, validate::DEFAULT_HISTORY_LIMIT).await?;
+    Ok(JoinAck { ok: true, room: RoomInfo::from(&room), members, history })
 }
 
 /// Enters a chat room: checks it and its key, makes it current and announces
@@ -42,54 +39,47 @@ pub(super) async fn join<A: Adapter>(
 /// the member list on every connection made a crowded room quadratic to fill.
 pub(super) async fn enter<A: Adapter>(
     s: &SocketRef<A>,
+    me: &Session,
     chat: &ChatState,
     room: &str,
     key: Option<&str>,
-) -> Result<RoomRecord, ChatError> {
-    let room = validate::room_id(room)?;
-    let record = match chat.store.room(room).await? {
-        Some(record) => record,
-        None => chat.store.ensure_room(room).await?,
+) -> Result<Room, ChatError> {
+    let id = validate::room_id(room)?;
+    let room = match chat.store.room(id).await? {
+        Some(room) => room,
+        None => chat.store.ensure_room(id).await?,
     };
-    if record.private {
-        let key = key.ok_or_else(|| ChatError::forbidden("this room is private; you need its invite key"))?;
-        let matches = record.key_hash.is_some_and(|h| secrets_match(store::hash_key(key), h));
-        if !matches {
-            return Err(ChatError::forbidden("that key does not open this room"));
-        }
-    }
-    let me = session(s);
-    let already = rooms::is_member(s, room);
-    let previous = me.set_current(Some(room));
+    access::admit(&room, Pass::Key(key))?;
+    let already = rooms::is_member(s, id);
+    let previous = me.set_current(Some(id));
     if me.rich {
-        s.join(rich_room(room));
+        s.join(rich_room(id));
     } else {
         // A seed-style client is in one room at a time: its current one.
-        if let Some(previous) = previous.filter(|p| p != room) {
-            leave(s, &previous).await;
+        if let Some(previous) = previous.filter(|p| p != id) {
+            leave(s, me, &previous).await;
         }
-        s.join(seed_room(room));
+        s.join(seed_room(id));
     }
     if !already {
-        announce(s, "presence:join", room, &me.user).await;
+        announce(s, event::PRESENCE_JOIN, id, &me.user).await;
     }
-    Ok(record)
+    Ok(room)
 }
 
 /// Leaves a chat room, telling the others; leaving a room one is not in is a no-op.
-pub(super) async fn leave<A: Adapter>(s: &SocketRef<A>, room: &str) {
+pub(super) async fn leave<A: Adapter>(s: &SocketRef<A>, me: &Session, room: &str) {
     if !rooms::is_member(s, room) {
         return;
     }
-    let me = session(s);
     s.leave([rich_room(room), seed_room(room)]);
     if me.current_room().as_deref() == Some(room) {
         me.set_current(None);
     }
     if me.stop_typing(room) {
-        announce_typing(s, &me, room, false).await;
+        announce_typing(s, me, room, false).await;
     }
-    announce(s, "presence:leave", room, &me.user).await;
+    announce(s, event::PRESENCE_LEAVE, room, &me.user).await;
 }
 
 /// Validates, rate-limits and queues a message while holding the connection's
@@ -97,12 +87,13 @@ pub(super) async fn leave<A: Adapter>(s: &SocketRef<A>, room: &str) {
 /// message once it is durable and delivered.
 pub(super) async fn send<A: Adapter>(
     s: &SocketRef<A>,
+    me: &Session,
     chat: &ChatState,
     turn: Turn,
     request: SendRequest,
     answer: impl FnOnce(Result<Message, ChatError>) + Send + 'static,
 ) {
-    match accept(s, chat, request).await {
+    match accept(s, me, chat, request).await {
         Ok(message) => {
             chat.pipeline.enqueue(message, Box::new(move |stored| answer(stored.map(|a| a.message)))).await
         }
@@ -115,6 +106,7 @@ pub(super) async fn send<A: Adapter>(
 /// Checks a message from this connection and builds what the pipeline stores.
 async fn accept<A: Adapter>(
     s: &SocketRef<A>,
+    me: &Session,
     chat: &ChatState,
     SendRequest { room, text, client_id }: SendRequest,
 ) -> Result<NewMessage, ChatError> {
@@ -122,7 +114,6 @@ async fn accept<A: Adapter>(
     validate::message_text(&text, chat.settings.max_message_len)?;
     validate::client_id(client_id.as_deref())?;
     chat.health.check()?;
-    let me = session(s);
     if !me.try_send() {
         return Err(ChatError::new(
             ErrorCode::RateLimited,
@@ -133,7 +124,7 @@ async fn accept<A: Adapter>(
         return Err(ChatError::forbidden("join the room before sending to it"));
     }
     if me.stop_typing(&room) {
-        announce_typing(s, &me, &room, false).await;
+        announce_typing(s, me, &room, false).await;
     }
     Ok(NewMessage { room, user: me.user.clone(), text, ts: now_ms(), client_id })
 }
@@ -143,7 +134,7 @@ pub async fn read_history(chat: &ChatState, req: &HistoryRequest) -> Result<Vec<
     let id = |raw: &Option<String>, field: &str| -> Result<Option<u64>, ChatError> {
         raw.as_deref()
             .map(|id| {
-                store::parse_message_id(id)
+                parse_message_id(id)
                     .ok_or_else(|| ChatError::bad_request(format!("{field} must be a message id")))
             })
             .transpose()
@@ -161,7 +152,7 @@ pub async fn read_history(chat: &ChatState, req: &HistoryRequest) -> Result<Vec<
 /// Adds live member counts to rooms.
 pub async fn summaries<A: Adapter>(
     io: &SocketIo<A>,
-    rooms: impl IntoIterator<Item = RoomRecord>,
+    rooms: impl IntoIterator<Item = Room>,
 ) -> Result<Vec<RoomSummary>, ChatError> {
     let mut out = Vec::new();
     for r in rooms {
@@ -173,33 +164,13 @@ pub async fn summaries<A: Adapter>(
     Ok(out)
 }
 
+/// Tells a room's other rich members that `user` entered or left it.
 pub(super) async fn announce<A: Adapter>(s: &SocketRef<A>, event: &str, room: &str, user: &User) {
-    let _ = s.to(rich_room(room)).emit(event, &PresenceEvent { room, user }).await;
+    let _ = s.to(rich_room(room)).emit(event, &PresenceEvent { room, user: Wire(user) }).await;
 }
 
+/// Tells a room's other rich members that `me` started or stopped typing.
 pub(super) async fn announce_typing<A: Adapter>(s: &SocketRef<A>, me: &Session, room: &str, typing: bool) {
-    let event = TypingEvent { room, user: &me.user, typing };
-    let _ = s.to(rich_room(room)).emit("typing", &event).await;
-}
-
-/// Ends a typing state that was not renewed within its time to live.
-pub(super) async fn expire_typing<A: Adapter>(s: SocketRef<A>, me: Arc<Session>, room: String) {
-    let mut deadline = tokio::time::Instant::now() + super::session::TYPING_TTL;
-    loop {
-        tokio::time::sleep_until(deadline).await;
-        match me.expire_typing(&room) {
-            Ok(()) => {
-                if s.connected() {
-                    announce_typing(&s, &me, &room, false).await;
-                }
-                return;
-            }
-            Err(Some(renewed)) => deadline = renewed,
-            Err(None) => return,
-        }
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    let event = TypingEvent { room, user: Wire(&me.user), typing };
+    let _ = s.to(rich_room(room)).emit(event::TYPING, &event).await;
 }

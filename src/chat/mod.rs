@@ -1,17 +1,22 @@
-//! The chat: Socket.IO handlers, the protocol they speak, and the send pipeline.
+//! The chat: the protocol it speaks, the handshake and event handlers, and the
+//! send pipeline.
 //!
-//! - [`protocol`]: wire types and error codes (the public API, see docs/protocol.md);
+//! - [`protocol`]: event names, requests, replies and the wire shape of the
+//!   domain types (the public API, see docs/protocol.md); [`error`]: refusals;
+//! - [`handshake`]: who connects, and whether they may;
 //! - [`handlers`]: what each client event does, and [`actions`]: the steps they share;
-//! - [`session`]: what the server keeps per connection;
-//! - [`rooms`]: chat rooms as adapter rooms, and presence;
+//! - [`access`]: the access token and private-room admission, for every path;
+//! - [`session`]: what the server keeps per connection (order, rate, typing);
+//! - [`rooms`]: chat rooms as adapter rooms, and presence read back from them;
 //! - [`pipeline`]: group commit then ordered fan-out;
-//! - [`health`] and [`fanout`]: Redis, when several processes share one chat;
-//! - [`validate`] and [`ratelimit`]: the input rules.
+//! - [`validate`] and [`ratelimit`]: the input rules;
+//! - [`metrics`]: the counters behind `GET /metrics`.
 
+pub mod access;
 pub mod actions;
-pub mod fanout;
+pub mod error;
 pub mod handlers;
-pub mod health;
+pub mod handshake;
 pub mod metrics;
 pub mod pipeline;
 pub mod protocol;
@@ -22,9 +27,20 @@ pub mod validate;
 
 use std::sync::Arc;
 
-use crate::store::{Store, StoreError};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::handler::ConnectHandler;
+use socketioxide_core::adapter::DefinedAdapter;
+
+use crate::scale::Health;
+use crate::store::Store;
 use pipeline::Pipeline;
-use protocol::ChatError;
+
+/// Installs the chat on the default namespace; adapters that connect to a
+/// remote service return a future that must be awaited.
+pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {
+    io.ns("/", handlers::on_connect::<A>.with(handshake::admit::<A>))
+}
 
 /// The limits and access rules the chat enforces.
 #[derive(Debug, Clone)]
@@ -43,20 +59,21 @@ pub struct ChatState(Arc<ChatInner>);
 
 /// The shared parts behind [`ChatState`].
 pub struct ChatInner {
+    /// Durable history.
     pub store: Arc<dyn Store>,
+    /// Where accepted messages go to be stored and delivered.
     pub pipeline: Pipeline,
+    /// Limits and the access token.
     pub settings: ChatSettings,
-    pub health: health::Health,
+    /// Whether the services a scaled-out chat shares are reachable.
+    pub health: Health,
+    /// This process's counters.
     pub metrics: metrics::Metrics,
 }
 
 impl ChatState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        pipeline: Pipeline,
-        settings: ChatSettings,
-        health: health::Health,
-    ) -> Self {
+    /// The chat's shared state.
+    pub fn new(store: Arc<dyn Store>, pipeline: Pipeline, settings: ChatSettings, health: Health) -> Self {
         Self(Arc::new(ChatInner { store, pipeline, settings, health, metrics: Default::default() }))
     }
 }
@@ -66,26 +83,6 @@ impl std::ops::Deref for ChatState {
     fn deref(&self) -> &ChatInner {
         &self.0
     }
-}
-
-impl From<StoreError> for ChatError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::RoomExists(room) => {
-                ChatError::bad_request(format!("room {room:?} already exists; choose another name"))
-            }
-            StoreError::Backend(_) | StoreError::Closed => {
-                tracing::error!(error = %e, "store request failed");
-                ChatError::unavailable("the chat history is unavailable right now; try again shortly")
-            }
-        }
-    }
-}
-
-/// Compares secrets without leaking where they differ through timing.
-pub fn secrets_match(given: impl AsRef<[u8]>, expected: impl AsRef<[u8]>) -> bool {
-    let (a, b) = (given.as_ref(), expected.as_ref());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A random lowercase hex string of `bytes` random bytes, for keys and tokens.

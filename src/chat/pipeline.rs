@@ -13,10 +13,13 @@ use std::sync::Arc;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
-use super::protocol::{ChatError, Message};
+use super::error::ChatError;
+use super::protocol::{Wire, event};
 use super::rooms;
-use crate::store::{Appended, NewMessage, Store};
+use crate::model::{Message, NewMessage};
+use crate::store::{Appended, Store};
 
 /// Most messages stored in one transaction.
 const MAX_BATCH: usize = 2048;
@@ -112,27 +115,38 @@ pub async fn run<A: Adapter>(mut inbox: PipelineInbox, store: Arc<dyn Store>, io
             }
         }
         if !batch.is_empty() {
-            let count = batch.len();
-            match store.append(std::mem::take(&mut batch)).await {
-                Ok(results) => {
-                    for (appended, done) in results.into_iter().zip(waiters.drain(..)) {
-                        if !appended.duplicate {
-                            broadcast(&io, &appended.message).await;
-                        }
-                        done.answer(Ok(appended));
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, count, "storing messages failed");
-                    let refusal = ChatError::unavailable("the message could not be stored; try again");
-                    for done in waiters.drain(..) {
-                        done.answer(Err(refusal.clone()));
-                    }
-                }
-            }
+            let span = tracing::info_span!("batch", messages = batch.len());
+            store_and_deliver(store.as_ref(), &io, &mut batch, &mut waiters).instrument(span).await;
         }
         for done in drained.drain(..) {
             let _ = done.send(());
+        }
+    }
+}
+
+/// Stores one batch in one transaction, then delivers and answers each
+/// message in order; if the commit fails, every message in it is refused.
+async fn store_and_deliver<A: Adapter>(
+    store: &dyn Store,
+    io: &SocketIo<A>,
+    batch: &mut Vec<NewMessage>,
+    waiters: &mut Vec<Owed>,
+) {
+    match store.append(std::mem::take(batch)).await {
+        Ok(results) => {
+            for (appended, done) in results.into_iter().zip(waiters.drain(..)) {
+                if !appended.duplicate {
+                    broadcast(io, &appended.message).await;
+                }
+                done.answer(Ok(appended));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storing messages failed");
+            let refusal = ChatError::unavailable("the message could not be stored; try again");
+            for done in waiters.drain(..) {
+                done.answer(Err(refusal.clone()));
+            }
         }
     }
 }
@@ -141,10 +155,10 @@ pub async fn run<A: Adapter>(mut inbox: PipelineInbox, store: Arc<dyn Store>, io
 /// seed-style clients whose current room it is.
 async fn broadcast<A: Adapter>(io: &SocketIo<A>, message: &Message) {
     let (rich, seed) = rooms::delivery_rooms(&message.room);
-    if let Err(e) = io.to(rich).emit("message:new", message).await {
+    if let Err(e) = io.to(rich).emit(event::MESSAGE_NEW, &Wire(message)).await {
         tracing::warn!(error = %e, room = %message.room, "broadcast to rich clients failed");
     }
-    if let Err(e) = io.to(seed).emit("message", &message.text).await {
+    if let Err(e) = io.to(seed).emit(event::MESSAGE, &message.text).await {
         tracing::warn!(error = %e, room = %message.room, "broadcast to seed clients failed");
     }
 }

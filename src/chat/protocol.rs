@@ -1,234 +1,340 @@
-//! The wire types of the chat protocol: what clients send, what they get back.
+//! The chat protocol in one place: event names, what clients send, what they
+//! get back, and how the domain types look on the wire.
 //!
 //! These names and shapes are public API; `docs/protocol.md` is their reference.
+//! Refusals are in [`super::error`].
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
-/// A connected person as other clients see them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct User {
-    /// The connection's id; unique while it is connected.
-    pub id: String,
-    /// Display name, 1..=32 characters.
-    pub name: String,
+use crate::model::{Message, Room, User};
+
+/// Event names. Each is spelled here only; handlers and emits use these.
+pub mod event {
+    /// Seed-compatible: join a room and make it current (client).
+    pub const JOIN_ROOM: &str = "joinRoom";
+    /// Seed-compatible: a plain text message (client to its current room; server to seed clients).
+    pub const MESSAGE: &str = "message";
+    /// Join a room and get its members and latest history.
+    pub const ROOM_JOIN: &str = "room:join";
+    /// Leave a room.
+    pub const ROOM_LEAVE: &str = "room:leave";
+    /// Create a room, public or private.
+    pub const ROOM_CREATE: &str = "room:create";
+    /// Send a message to a room (acked once stored).
+    pub const MESSAGE_SEND: &str = "message:send";
+    /// Start or stop typing (client); someone started or stopped (server).
+    pub const TYPING: &str = "typing";
+    /// Read a page of a room's history.
+    pub const HISTORY: &str = "history";
+    /// List the rooms a client can see.
+    pub const ROOMS_LIST: &str = "rooms:list";
+    /// Server: a stored message, to rich members.
+    pub const MESSAGE_NEW: &str = "message:new";
+    /// Server: someone entered a room.
+    pub const PRESENCE_JOIN: &str = "presence:join";
+    /// Server: someone left a room.
+    pub const PRESENCE_LEAVE: &str = "presence:leave";
+    /// Server: a request without an ack failed.
+    pub const CHAT_ERROR: &str = "chat:error";
+    /// The `event` a `chat:error` names when the handshake's first room failed.
+    pub const CONNECT: &str = "connect";
+
+    /// Every event a client may send.
+    pub const FROM_CLIENT: [&str; 9] =
+        [JOIN_ROOM, MESSAGE, ROOM_JOIN, ROOM_LEAVE, ROOM_CREATE, MESSAGE_SEND, TYPING, HISTORY, ROOMS_LIST];
 }
 
-/// A stored chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Message {
-    /// Fixed-width id; sorting ids as strings gives the room's delivery order.
-    pub id: String,
-    pub room: String,
-    pub user: User,
-    pub text: String,
-    /// Milliseconds since the Unix epoch, when the server accepted it.
-    pub ts: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-}
+// ---- the handshake ----
 
-/// A room as listed to clients.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RoomInfo {
-    pub id: String,
-    pub private: bool,
-}
-
-/// A room with its current member count, for `rooms:list` and `GET /api/rooms`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RoomSummary {
-    pub id: String,
-    pub private: bool,
-    pub members: usize,
-}
-
-/// Every way a request can fail, as the protocol names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    BadRequest,
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    TooLarge,
-    RateLimited,
-    Unavailable,
-}
-
-impl ErrorCode {
-    /// The code as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::BadRequest => "bad_request",
-            Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
-            Self::NotFound => "not_found",
-            Self::TooLarge => "too_large",
-            Self::RateLimited => "rate_limited",
-            Self::Unavailable => "unavailable",
-        }
-    }
-
-    /// The HTTP status the REST API answers with for this code.
-    pub fn http_status(self) -> u16 {
-        match self {
-            Self::BadRequest => 400,
-            Self::Unauthorized => 401,
-            Self::Forbidden => 403,
-            Self::NotFound => 404,
-            Self::TooLarge => 413,
-            Self::RateLimited => 429,
-            Self::Unavailable => 503,
-        }
-    }
-}
-
-/// A refused request: a code clients match on and a sentence people read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{message}")]
-pub struct ChatError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl ChatError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
-    }
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::BadRequest, message)
-    }
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Forbidden, message)
-    }
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::NotFound, message)
-    }
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Unavailable, message)
-    }
-}
-
-/// The `{ ok: false, error }` body of a failed ack.
-#[derive(Serialize)]
-pub struct ErrorAck<'a> {
-    pub ok: bool,
-    pub error: &'a ChatError,
-}
-
-/// The `chat:error` event, sent when a request that failed carried no ack.
-#[derive(Serialize)]
-pub struct ErrorEvent<'a> {
-    pub event: &'a str,
-    pub code: ErrorCode,
-    pub message: &'a str,
+/// The handshake's `auth` object. Unknown fields are ignored; each field is
+/// checked by the handshake, so any JSON value is accepted here.
+#[derive(Debug, Default, Deserialize)]
+pub struct Auth {
+    /// Display name; the server picks `guest-NNNN` when absent.
+    pub name: Option<serde_json::Value>,
+    /// The access token, when the server has one.
+    pub token: Option<serde_json::Value>,
+    /// `1` (number or string) for a rich client; absent for a seed-style one.
+    pub v: Option<serde_json::Value>,
 }
 
 // ---- client requests ----
 
+/// `room:join`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
+    /// The room to join; a public room is created on first join.
     pub room: String,
+    /// A private room's invite key.
     #[serde(default)]
     pub key: Option<String>,
 }
 
+/// `room:leave`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeaveRequest {
+    /// The room to leave.
     pub room: String,
 }
 
+/// `room:create`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
+    /// The new room's id; the server picks `room-xxxxxxxx` when absent.
     #[serde(default)]
     pub room: Option<String>,
+    /// Whether the room needs an invite key (returned once, in the ack).
     #[serde(default)]
     pub private: bool,
 }
 
+/// `message:send` (and a seed client's `message`, addressed to its current room).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SendRequest {
+    /// The room to send to; the sender must be in it.
     pub room: String,
+    /// The text, not blank, at most `--max-message-len` characters.
     pub text: String,
+    /// The sender's id for this message; a resend with the same id is stored once.
     #[serde(default)]
     pub client_id: Option<String>,
 }
 
+/// `typing`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TypingRequest {
+    /// The room the sender is typing in; the sender must be in it.
     pub room: String,
+    /// Started (`true`, lasting 5 s unless renewed) or stopped.
     pub typing: bool,
 }
 
 /// `history` over Socket.IO and the query of `GET /api/rooms/{room}/messages`.
 #[derive(Debug, Default, Deserialize)]
 pub struct HistoryRequest {
+    /// The room to read.
     #[serde(default)]
     pub room: String,
+    /// Only messages older than this id.
     #[serde(default)]
     pub before: Option<String>,
+    /// Only messages newer than this id.
     #[serde(default)]
     pub after: Option<String>,
+    /// Page size: 50 by default, at most 100.
     #[serde(default)]
     pub limit: Option<i64>,
 }
 
 // ---- server replies and events ----
 
+/// A room as listed to clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomInfo {
+    /// The room's id.
+    pub id: String,
+    /// Whether it needs an invite key.
+    pub private: bool,
+}
+
+impl From<&Room> for RoomInfo {
+    fn from(room: &Room) -> Self {
+        Self { id: room.id.clone(), private: room.private }
+    }
+}
+
+/// A room with its current member count, for `rooms:list` and `GET /api/rooms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomSummary {
+    /// The room's id.
+    pub id: String,
+    /// Whether it needs an invite key.
+    pub private: bool,
+    /// Connections in the room now, on every process.
+    pub members: usize,
+}
+
+/// The ack of `room:join`.
 #[derive(Serialize)]
 pub struct JoinAck {
+    /// Always `true`.
     pub ok: bool,
+    /// The room joined.
     pub room: RoomInfo,
+    /// Everyone in the room, the joiner included, sorted by name.
+    #[serde(serialize_with = "wire")]
     pub members: Vec<User>,
+    /// The latest messages, oldest first.
+    #[serde(serialize_with = "wire")]
     pub history: Vec<Message>,
 }
 
+/// The ack of `room:create`.
 #[derive(Serialize)]
 pub struct CreateAck {
+    /// Always `true`.
     pub ok: bool,
+    /// The room created.
     pub room: RoomInfo,
+    /// A private room's invite key; the server keeps only its hash.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
 }
 
+/// The ack of `message:send` and of a seed client's `message`.
 #[derive(Serialize)]
 pub struct SendAck {
+    /// Always `true`.
     pub ok: bool,
+    /// The message as stored (the earlier copy for a resend).
+    #[serde(serialize_with = "wire")]
     pub message: Message,
 }
 
+/// The ack of `history`.
 #[derive(Serialize)]
 pub struct MessagesAck {
+    /// Always `true`.
     pub ok: bool,
+    /// The page, oldest first.
+    #[serde(serialize_with = "wire")]
     pub messages: Vec<Message>,
 }
 
+/// The ack of `rooms:list`.
 #[derive(Serialize)]
 pub struct RoomsAck {
+    /// Always `true`.
     pub ok: bool,
+    /// Public rooms and the private rooms the client is in, sorted by id.
     pub rooms: Vec<RoomSummary>,
 }
 
+/// The ack of requests that return nothing else.
 #[derive(Serialize)]
 pub struct OkAck {
+    /// Always `true`.
     pub ok: bool,
 }
 
+/// `presence:join` and `presence:leave`.
 #[derive(Serialize)]
 pub struct PresenceEvent<'a> {
+    /// The room entered or left.
     pub room: &'a str,
-    pub user: &'a User,
+    /// Who.
+    pub user: Wire<'a, User>,
+}
+
+/// Server `typing`.
+#[derive(Serialize)]
+pub struct TypingEvent<'a> {
+    /// The room.
+    pub room: &'a str,
+    /// Who.
+    pub user: Wire<'a, User>,
+    /// Started or stopped.
+    pub typing: bool,
+}
+
+// ---- the domain types on the wire ----
+
+/// A domain value as the protocol puts it on the wire.
+pub struct Wire<'a, T>(pub &'a T);
+
+#[derive(Serialize)]
+struct UserOut<'a> {
+    id: &'a str,
+    name: &'a str,
 }
 
 #[derive(Serialize)]
-pub struct TypingEvent<'a> {
-    pub room: &'a str,
-    pub user: &'a User,
-    pub typing: bool,
+#[serde(rename_all = "camelCase")]
+struct MessageOut<'a> {
+    id: &'a str,
+    room: &'a str,
+    user: UserOut<'a>,
+    text: &'a str,
+    ts: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+}
+
+fn user_out(user: &User) -> UserOut<'_> {
+    UserOut { id: &user.id, name: &user.name }
+}
+
+impl Serialize for Wire<'_, User> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        user_out(self.0).serialize(s)
+    }
+}
+
+impl Serialize for Wire<'_, Message> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.0;
+        MessageOut {
+            id: &m.id,
+            room: &m.room,
+            user: user_out(&m.user),
+            text: &m.text,
+            ts: m.ts,
+            client_id: m.client_id.as_deref(),
+        }
+        .serialize(s)
+    }
+}
+
+impl Serialize for Wire<'_, Vec<User>> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Wire))
+    }
+}
+
+impl Serialize for Wire<'_, Vec<Message>> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Wire))
+    }
+}
+
+/// `serialize_with` for fields that hold domain types.
+fn wire<T, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error>
+where
+    for<'b> Wire<'b, T>: Serialize,
+{
+    Wire(value).serialize(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn messages_keep_their_wire_shape() {
+        let user = User { id: "u1".into(), name: "ann".into() };
+        let message = Message {
+            id: "000000000000002a".into(),
+            room: "lobby".into(),
+            user: user.clone(),
+            text: "hi".into(),
+            ts: 7,
+            client_id: Some("c1".into()),
+        };
+        let ack = serde_json::to_value(SendAck { ok: true, message: message.clone() }).unwrap();
+        let expected = json!({
+            "id": "000000000000002a", "room": "lobby", "user": { "id": "u1", "name": "ann" },
+            "text": "hi", "ts": 7, "clientId": "c1"
+        });
+        assert_eq!(ack, json!({ "ok": true, "message": expected }));
+        let plain = Message { client_id: None, ..message };
+        assert!(serde_json::to_value(Wire(&plain)).unwrap().get("clientId").is_none());
+        let history = serde_json::to_value(MessagesAck { ok: true, messages: vec![plain] }).unwrap();
+        assert_eq!(history["messages"][0]["user"], json!({ "id": "u1", "name": "ann" }));
+    }
 }

@@ -11,7 +11,9 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::socket::Socket;
 
-use super::protocol::User;
+use serde::{Deserialize, Serialize};
+
+use crate::model::User;
 
 const RICH: &str = "m:";
 const SEED: &str = "s:";
@@ -32,9 +34,17 @@ pub fn delivery_rooms(room: &str) -> (String, String) {
     (rich_room(room), seed_room(room))
 }
 
+/// A user as a `u:` room names it.
+#[derive(Serialize, Deserialize)]
+struct UserTag {
+    id: String,
+    name: String,
+}
+
 /// The adapter room that names a connection's user.
 pub fn user_tag(user: &User) -> String {
-    format!("{USER}{}", serde_json::to_string(user).expect("a user always serializes"))
+    let tag = UserTag { id: user.id.clone(), name: user.name.clone() };
+    format!("{USER}{}", serde_json::to_string(&tag).expect("a user tag always serializes"))
 }
 
 /// The chat rooms a socket is a member of.
@@ -60,7 +70,8 @@ pub async fn members<A: Adapter>(io: &SocketIo<A>, room: &str) -> Result<Vec<Use
     let mut users: Vec<User> = tags
         .iter()
         .filter_map(|t| t.strip_prefix(USER))
-        .filter_map(|json| serde_json::from_str(json).ok())
+        .filter_map(|json| serde_json::from_str::<UserTag>(json).ok())
+        .map(|tag| User { id: tag.id, name: tag.name })
         .collect();
     users.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
     Ok(users)

@@ -8,17 +8,22 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::protocol::User;
+use super::error::ChatError;
 use super::ratelimit::TokenBucket;
+use crate::model::User;
 
 /// How long a `typing: true` lasts without being renewed.
 pub const TYPING_TTL: Duration = Duration::from_secs(5);
 
 /// Per-connection state. Room membership is not here: it lives in the adapter.
 pub struct Session {
+    /// Who is connected.
     pub user: User,
     /// Connected with `auth.v: 1`: receives `message:new` instead of plain `message`.
     pub rich: bool,
+    /// The connection's tracing span (sid, peer address, transport): every
+    /// handler runs in it, so each log line names its connection.
+    pub span: tracing::Span,
     current: Mutex<Option<String>>,
     bucket: Mutex<TokenBucket>,
     typing: Mutex<HashMap<String, Instant>>,
@@ -26,7 +31,7 @@ pub struct Session {
     issued: AtomicU64,
     serving: watch::Sender<u64>,
     /// A refusal from the handshake's room join, reported once connected.
-    pub connect_error: Mutex<Option<super::protocol::ChatError>>,
+    pub connect_error: Mutex<Option<ChatError>>,
 }
 
 /// An event's place in its connection's queue, taken when it arrives.
@@ -61,10 +66,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Session {
-    pub fn new(user: User, rich: bool, rate_limit: u32) -> Self {
+    /// A new connection's state, with a full rate-limit bucket.
+    pub fn new(user: User, rich: bool, rate_limit: u32, span: tracing::Span) -> Self {
         Self {
             user,
             rich,
+            span,
             current: Mutex::new(None),
             bucket: Mutex::new(TokenBucket::new(rate_limit)),
             typing: Mutex::new(HashMap::new()),
@@ -107,17 +114,66 @@ impl Session {
         lock(&self.typing).remove(room).is_some()
     }
 
-    /// For the expiry watcher: `Ok(())` when the state has lapsed and was cleared,
-    /// `Err(Some(deadline))` when it was renewed, `Err(None)` when already cleared.
-    pub fn expire_typing(&self, room: &str) -> Result<(), Option<Instant>> {
-        let mut typing = lock(&self.typing);
-        match typing.get(room) {
-            Some(&deadline) if deadline <= Instant::now() => {
-                typing.remove(room);
-                Ok(())
-            }
-            Some(&deadline) => Err(Some(deadline)),
-            None => Err(None),
+    /// Waits until the typing state in `room` lapses unrenewed and clears it:
+    /// `true` then (the others must be told), `false` when it was cleared
+    /// another way first (stopped, a message sent, the room left).
+    pub async fn typing_lapsed(&self, room: &str) -> bool {
+        loop {
+            let deadline = {
+                let mut typing = lock(&self.typing);
+                match typing.get(room) {
+                    Some(&deadline) if deadline <= Instant::now() => {
+                        typing.remove(room);
+                        return true;
+                    }
+                    Some(&deadline) => deadline,
+                    None => return false,
+                }
+            };
+            tokio::time::sleep_until(deadline).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Arc<Session> {
+        let user = User { id: "u".into(), name: "ann".into() };
+        Arc::new(Session::new(user, true, 0, tracing::Span::none()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn typing_lapses_after_its_time_to_live_unless_renewed() {
+        let me = session();
+        assert!(me.start_typing("r"), "a first start needs a watcher");
+        let watcher = tokio::spawn({
+            let me = me.clone();
+            async move { me.typing_lapsed("r").await }
+        });
+        tokio::time::advance(TYPING_TTL - Duration::from_secs(2)).await;
+        assert!(!me.start_typing("r"), "a renewal needs no second watcher");
+        // The first deadline passes: the renewal holds it.
+        tokio::time::advance(Duration::from_secs(3)).await;
+        tokio::task::yield_now().await;
+        assert!(!watcher.is_finished(), "renewed typing has not lapsed");
+        tokio::time::advance(TYPING_TTL).await;
+        assert!(watcher.await.unwrap(), "unrenewed typing lapses");
+        assert!(!me.stop_typing("r"), "a lapsed state is cleared");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn typing_stopped_early_is_not_reported_as_lapsed() {
+        let me = session();
+        me.start_typing("r");
+        let watcher = tokio::spawn({
+            let me = me.clone();
+            async move { me.typing_lapsed("r").await }
+        });
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(me.stop_typing("r"));
+        tokio::time::advance(TYPING_TTL).await;
+        assert!(!watcher.await.unwrap());
     }
 }

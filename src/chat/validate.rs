@@ -1,6 +1,6 @@
 //! Input rules shared by the Socket.IO handlers and the REST API.
 
-use super::protocol::{ChatError, ErrorCode};
+use super::error::{ChatError, ErrorCode};
 
 /// The room a client is in until it joins another.
 pub const DEFAULT_ROOM: &str = "lobby";
@@ -10,9 +10,12 @@ pub const MAX_ROOM_LEN: usize = 64;
 pub const MAX_NAME_LEN: usize = 32;
 /// Longest `clientId`.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
-/// Default and largest page of history.
+/// Default page of history.
 pub const DEFAULT_HISTORY_LIMIT: usize = 50;
+/// Largest page of history.
 pub const MAX_HISTORY_LIMIT: usize = 100;
+/// What a bad `limit` is told.
+const LIMIT_RULE: &str = "limit must be a positive integer (at most 100)";
 
 /// Checks a room id: 1..=64 characters of `[A-Za-z0-9_.-]`.
 pub fn room_id(room: &str) -> Result<&str, ChatError> {
@@ -68,7 +71,15 @@ pub fn history_limit(limit: Option<i64>) -> Result<usize, ChatError> {
     match limit {
         None => Ok(DEFAULT_HISTORY_LIMIT),
         Some(n) if n >= 1 => Ok((n as usize).min(MAX_HISTORY_LIMIT)),
-        Some(_) => Err(ChatError::bad_request("limit must be a positive integer (at most 100)")),
+        Some(_) => Err(ChatError::bad_request(LIMIT_RULE)),
+    }
+}
+
+/// A `limit` from a query string (empty means none), checked by [`history_limit`] later.
+pub fn history_limit_param(limit: Option<&str>) -> Result<Option<i64>, ChatError> {
+    match limit.filter(|l| !l.is_empty()) {
+        None => Ok(None),
+        Some(l) => l.parse().map(Some).map_err(|_| ChatError::bad_request(LIMIT_RULE)),
     }
 }
 
@@ -110,5 +121,9 @@ mod tests {
         assert_eq!(history_limit(Some(1000)).unwrap(), 100);
         assert!(history_limit(Some(0)).is_err());
         assert!(history_limit(Some(-3)).is_err());
+        assert_eq!(history_limit_param(None).unwrap(), None);
+        assert_eq!(history_limit_param(Some("")).unwrap(), None);
+        assert_eq!(history_limit_param(Some("7")).unwrap(), Some(7));
+        assert_eq!(history_limit_param(Some("x")).unwrap_err(), history_limit(Some(0)).unwrap_err());
     }
 }

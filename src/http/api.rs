@@ -11,10 +11,11 @@ use serde_json::json;
 use socketioxide::adapter::Adapter;
 
 use super::AppState;
+use crate::chat::access::{self, Pass};
 use crate::chat::actions::{read_history, summaries};
-use crate::chat::protocol::{ChatError, ErrorCode, HistoryRequest};
-use crate::chat::{secrets_match, validate};
-use crate::store;
+use crate::chat::error::{ChatError, ErrorCode};
+use crate::chat::protocol::{HistoryRequest, Wire};
+use crate::chat::validate;
 
 /// A refusal as the REST API sends it: the protocol's code and an HTTP status.
 struct ApiError(ChatError);
@@ -61,21 +62,14 @@ async fn require_token<A: Adapter>(
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(expected) = &state.chat.settings.token {
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let given = bearer.or(query.token.as_deref());
-        if !given.is_some_and(|t| secrets_match(t, expected)) {
-            let e = ChatError::new(
-                ErrorCode::Unauthorized,
-                "this server needs its access token: send Authorization: Bearer <token> or ?token=<token>",
-            );
-            return ApiError(e).into_response();
-        }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match access::check_token(state.chat.settings.token.as_deref(), bearer.or(query.token.as_deref())) {
+        Ok(()) => next.run(request).await,
+        Err(e) => ApiError(e).into_response(),
     }
-    next.run(request).await
 }
 
 /// `GET /healthz`: open to everyone; 503 when the database or Redis does not answer.
@@ -127,36 +121,14 @@ async fn messages<A: Adapter>(
     Path(room): Path<String>,
     Query(q): Query<MessagesQuery>,
 ) -> Result<Response, ApiError> {
-    let room = validate::room_id(&room)?.to_owned();
-    let record = state
-        .chat
-        .store
-        .room(&room)
-        .await
-        .map_err(ChatError::from)?
-        .ok_or_else(|| ChatError::not_found(format!("there is no room {room:?}")))?;
-    if record.private {
-        let key = q
-            .key
-            .as_deref()
-            .ok_or_else(|| ChatError::forbidden("this room is private; pass its key as ?key="))?;
-        if !record.key_hash.is_some_and(|h| secrets_match(store::hash_key(key), h)) {
-            return Err(ChatError::forbidden("that key does not open this room").into());
-        }
-    }
-    let limit = match q.limit.as_deref().filter(|l| !l.is_empty()) {
-        None => None,
-        Some(l) => Some(
-            l.parse()
-                .map_err(|_| ChatError::bad_request("limit must be a positive integer (at most 100)"))?,
-        ),
-    };
+    let room = access::existing_room(state.chat.store.as_ref(), validate::room_id(&room)?).await?;
+    access::admit(&room, Pass::Key(q.key.as_deref()))?;
     let req = HistoryRequest {
-        room,
+        room: room.id,
         before: q.before.filter(|s| !s.is_empty()),
         after: q.after.filter(|s| !s.is_empty()),
-        limit,
+        limit: validate::history_limit_param(q.limit.as_deref())?,
     };
     let messages = read_history(&state.chat, &req).await?;
-    Ok(Json(json!({ "messages": messages })).into_response())
+    Ok(Json(json!({ "messages": Wire(&messages) })).into_response())
 }

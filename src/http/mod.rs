@@ -3,30 +3,35 @@
 
 mod api;
 mod assets;
+pub mod cors;
 
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::middleware::map_request;
 use axum::routing::get;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::layer::SocketIoLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::chat::ChatState;
-use crate::config::CorsPolicy;
 use crate::info::ServerInfo;
+use cors::CorsPolicy;
 
 /// What the HTTP handlers share; a cheap clone.
 pub struct AppState<A: Adapter> {
+    /// The chat: store, pipeline, settings.
     pub chat: ChatState,
+    /// The Socket.IO server, for member counts.
     pub io: SocketIo<A>,
+    /// The layer that serves `/socket.io/`.
     pub socket_layer: SocketIoLayer<A>,
+    /// What `/api/info` reports; the tunnel updates it.
     pub info: Arc<RwLock<ServerInfo>>,
-    pub cors: Arc<CorsPolicy>,
+    /// The allowed browser origins; the tunnel adds to it.
+    pub cors: CorsPolicy,
 }
 
 impl<A: Adapter> Clone for AppState<A> {
@@ -43,7 +48,7 @@ impl<A: Adapter> Clone for AppState<A> {
 
 /// The whole HTTP app; testable with `tower::ServiceExt::oneshot`.
 pub fn app<A: Adapter>(state: AppState<A>) -> Router {
-    let cors = cors_layer(state.cors.clone());
+    let cors = state.cors.layer();
     let socket_layer = state.socket_layer.clone();
     Router::new()
         .route("/healthz", get(api::healthz::<A>))
@@ -78,16 +83,6 @@ async fn own_socket_request_head(req: Request) -> Request {
     }
     head.headers = headers;
     Request::from_parts(head, body)
-}
-
-fn cors_layer(policy: Arc<CorsPolicy>) -> CorsLayer {
-    let origin = AllowOrigin::predicate(move |origin: &HeaderValue, _| {
-        origin.to_str().is_ok_and(|o| policy.allows(o))
-    });
-    CorsLayer::new()
-        .allow_origin(origin)
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{Appended, Message, NewMessage, Page, RoomRecord, Store, StoreError};
+use super::{Appended, Page, Store, StoreError};
+use crate::model::{Message, NewMessage, Room};
 
 /// Records kept before the cache starts over; a record is about 100 bytes.
 const MAX_ROOMS: usize = 10_000;
@@ -19,19 +20,20 @@ const MAX_ROOMS: usize = 10_000;
 /// A [`Store`] that remembers the room records it has seen.
 pub struct RoomCache {
     inner: Arc<dyn Store>,
-    rooms: Mutex<HashMap<String, RoomRecord>>,
+    rooms: Mutex<HashMap<String, Room>>,
 }
 
 impl RoomCache {
+    /// A cache in front of `inner`.
     pub fn new(inner: Arc<dyn Store>) -> Self {
         Self { inner, rooms: Mutex::new(HashMap::new()) }
     }
 
-    fn cached(&self, id: &str) -> Option<RoomRecord> {
+    fn cached(&self, id: &str) -> Option<Room> {
         self.lock().get(id).cloned()
     }
 
-    fn remember(&self, record: &RoomRecord) {
+    fn remember(&self, record: &Room) {
         let mut rooms = self.lock();
         if rooms.len() >= MAX_ROOMS {
             rooms.clear();
@@ -39,7 +41,7 @@ impl RoomCache {
         rooms.insert(record.id.clone(), record.clone());
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, RoomRecord>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Room>> {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -54,7 +56,7 @@ impl Store for RoomCache {
         self.inner.history(room, page, limit).await
     }
 
-    async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
+    async fn room(&self, id: &str) -> Result<Option<Room>, StoreError> {
         if let Some(record) = self.cached(id) {
             return Ok(Some(record));
         }
@@ -65,13 +67,13 @@ impl Store for RoomCache {
         Ok(found)
     }
 
-    async fn create_room(&self, room: RoomRecord) -> Result<(), StoreError> {
+    async fn create_room(&self, room: Room) -> Result<(), StoreError> {
         self.inner.create_room(room.clone()).await?;
         self.remember(&room);
         Ok(())
     }
 
-    async fn ensure_room(&self, id: &str) -> Result<RoomRecord, StoreError> {
+    async fn ensure_room(&self, id: &str) -> Result<Room, StoreError> {
         if let Some(record) = self.cached(id) {
             return Ok(record);
         }
@@ -80,7 +82,7 @@ impl Store for RoomCache {
         Ok(record)
     }
 
-    async fn rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
+    async fn rooms(&self) -> Result<Vec<Room>, StoreError> {
         self.inner.rooms().await
     }
 
@@ -104,7 +106,7 @@ mod tests {
         let cache = RoomCache::new(db.clone());
         assert_eq!(cache.room("lobby").await.unwrap(), None, "a missing room is not remembered");
         let created = cache.ensure_room("lobby").await.unwrap();
-        let private = RoomRecord { id: "den".into(), private: true, key_hash: Some([7; 32]) };
+        let private = Room { id: "den".into(), private: true, key_hash: Some([7; 32]) };
         cache.create_room(private.clone()).await.unwrap();
         db.close().await.unwrap();
         assert_eq!(cache.room("lobby").await.unwrap(), Some(created.clone()));

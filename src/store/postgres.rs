@@ -7,11 +7,12 @@
 //! the store recovers by itself when the database comes back.
 
 use async_trait::async_trait;
-use tokio::sync::Mutex;
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::{Client, NoTls, Row};
 
-use super::{Appended, NewMessage, Page, RoomRecord, Store, StoreError, message_id};
-use crate::chat::protocol::{Message, User};
+use super::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row};
+use super::{Appended, Page, Store, StoreError};
+use crate::model::{Message, NewMessage, Room, now_ms};
 
 const SCHEMA: &str = r#"
     CREATE TABLE IF NOT EXISTS rtchat_rooms (
@@ -34,8 +35,6 @@ const SCHEMA: &str = r#"
     CREATE UNIQUE INDEX IF NOT EXISTS rtchat_messages_resend ON rtchat_messages (room, user_name, client_id)
         WHERE client_id IS NOT NULL;
 "#;
-
-const COLUMNS: &str = "seq, room, user_id, user_name, text, ts, client_id";
 
 /// PostgreSQL behind the [`Store`] trait.
 pub struct PostgresStore {
@@ -78,55 +77,54 @@ impl PostgresStore {
         })
     }
 
-    /// A live connection in `slot`, reconnecting when the last one was lost.
+    /// The live connection in `slot`, reconnecting when the last one was lost;
+    /// held until the guard drops.
     async fn live<'a>(
         &self,
         slot: &'a Mutex<Option<Client>>,
-    ) -> Result<tokio::sync::MutexGuard<'a, Option<Client>>, StoreError> {
+    ) -> Result<MappedMutexGuard<'a, Client>, StoreError> {
         if self.closed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
         let mut guard = slot.lock().await;
-        if guard.as_ref().is_none_or(Client::is_closed) {
-            *guard = Some(connect(&self.url).await?);
-        }
-        Ok(guard)
+        let client = match guard.take() {
+            Some(client) if !client.is_closed() => client,
+            _ => connect(&self.url).await?,
+        };
+        Ok(MutexGuard::map(guard, |slot| slot.insert(client)))
+    }
+
+    /// The connection for appends and room changes.
+    async fn writer(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
+        self.live(&self.writer).await
+    }
+
+    /// The connection for reads.
+    async fn reader(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
+        self.live(&self.reader).await
+    }
+
+    /// Reads the room `id` on `client`.
+    async fn select_room(client: &Client, id: &str) -> Result<Option<Room>, StoreError> {
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM rtchat_rooms WHERE id = $1");
+        client.query_opt(&sql, &[&id]).await.map_err(backend)?.as_ref().map(room_from_row).transpose()
     }
 }
 
-fn message_from_row(row: &Row) -> Message {
-    Message {
-        id: message_id(row.get::<_, i64>(0) as u64),
-        room: row.get(1),
-        user: User { id: row.get(2), name: row.get(3) },
-        text: row.get(4),
-        ts: row.get(5),
-        client_id: row.get(6),
-    }
+fn message_from_row(row: &Row) -> Result<Message, StoreError> {
+    let read = || -> Result<Message, tokio_postgres::Error> { Ok(message_row!(row.try_get)) };
+    read().map_err(backend)
 }
 
-fn room_from_row(row: &Row) -> RoomRecord {
-    let key: Option<Vec<u8>> = row.get(2);
-    RoomRecord {
-        id: row.get(0),
-        private: row.get(1),
-        key_hash: key.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()),
-    }
-}
-
-fn seq_param(seq: u64) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+fn room_from_row(row: &Row) -> Result<Room, StoreError> {
+    let read = || -> Result<Room, tokio_postgres::Error> { Ok(room_row!(row.try_get)) };
+    read().map_err(backend)
 }
 
 #[async_trait]
 impl Store for PostgresStore {
     async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Appended>, StoreError> {
-        let mut guard = self.live(&self.writer).await?;
-        let client = guard.as_mut().expect("live() fills the slot");
+        let mut client = self.writer().await?;
         let tx = client.transaction().await.map_err(backend)?;
         // Lock every room of the batch, in a fixed order so processes never deadlock.
         let mut rooms: Vec<&str> = batch.iter().map(|m| m.room.as_str()).collect();
@@ -139,7 +137,7 @@ impl Store for PostgresStore {
         }
         let find = tx
             .prepare(&format!(
-                "SELECT {COLUMNS} FROM rtchat_messages WHERE room = $1 AND user_name = $2 AND client_id = $3"
+                "SELECT {MESSAGE_COLUMNS} FROM rtchat_messages WHERE room = $1 AND user_name = $2 AND client_id = $3"
             ))
             .await
             .map_err(backend)?;
@@ -156,14 +154,14 @@ impl Store for PostgresStore {
                 && let Some(row) =
                     tx.query_opt(&find, &[&m.room, &m.user.name, client_id]).await.map_err(backend)?
             {
-                out.push(Appended { message: message_from_row(&row), duplicate: true });
+                out.push(Appended { message: message_from_row(&row)?, duplicate: true });
                 continue;
             }
             let row = tx
                 .query_one(&insert, &[&m.room, &m.user.id, &m.user.name, &m.text, &m.ts, &m.client_id])
                 .await
                 .map_err(backend)?;
-            let seq: i64 = row.get(0);
+            let seq: i64 = row.try_get(0).map_err(backend)?;
             out.push(Appended { message: m.stored(seq as u64), duplicate: false });
         }
         tx.commit().await.map_err(backend)?;
@@ -171,64 +169,27 @@ impl Store for PostgresStore {
     }
 
     async fn history(&self, room: &str, page: Page, limit: usize) -> Result<Vec<Message>, StoreError> {
-        let guard = self.live(&self.reader).await?;
-        let client = guard.as_ref().expect("live() fills the slot");
-        let limit = limit as i64;
-        let base = format!("SELECT {COLUMNS} FROM rtchat_messages WHERE room = $1");
-        let (rows, newest_first) = match page {
-            Page::Latest => {
-                (client.query(&format!("{base} ORDER BY seq DESC LIMIT $2"), &[&room, &limit]).await, true)
-            }
-            Page::Before(b) => (
-                client
-                    .query(
-                        &format!("{base} AND seq < $3 ORDER BY seq DESC LIMIT $2"),
-                        &[&room, &limit, &seq_param(b)],
-                    )
-                    .await,
-                true,
-            ),
-            Page::After(a) => (
-                client
-                    .query(
-                        &format!("{base} AND seq > $3 ORDER BY seq ASC LIMIT $2"),
-                        &[&room, &limit, &seq_param(a)],
-                    )
-                    .await,
-                false,
-            ),
-            Page::Between { after, before } => (
-                client
-                    .query(
-                        &format!("{base} AND seq > $3 AND seq < $4 ORDER BY seq ASC LIMIT $2"),
-                        &[&room, &limit, &seq_param(after), &seq_param(before)],
-                    )
-                    .await,
-                false,
-            ),
-        };
-        let mut messages: Vec<Message> = rows.map_err(backend)?.iter().map(message_from_row).collect();
-        if newest_first {
-            messages.reverse();
-        }
-        Ok(messages)
-    }
-
-    async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
-        let guard = self.live(&self.reader).await?;
-        let client = guard.as_ref().expect("live() fills the slot");
-        let row = client
-            .query_opt("SELECT id, private, key_hash FROM rtchat_rooms WHERE id = $1", &[&id])
+        let bounds = page.bounds();
+        let query = sql::history_query("rtchat_messages", bounds.newest_first, |i| format!("${i}"));
+        let rows = self
+            .reader()
+            .await?
+            .query(&query, &[&room, &(limit as i64), &bounds.after, &bounds.before])
             .await
             .map_err(backend)?;
-        Ok(row.as_ref().map(room_from_row))
+        let messages = rows.iter().map(message_from_row).collect::<Result<_, _>>()?;
+        Ok(sql::oldest_first(messages, &bounds))
     }
 
-    async fn create_room(&self, room: RoomRecord) -> Result<(), StoreError> {
-        let guard = self.live(&self.writer).await?;
-        let client = guard.as_ref().expect("live() fills the slot");
+    async fn room(&self, id: &str) -> Result<Option<Room>, StoreError> {
+        Self::select_room(&*self.reader().await?, id).await
+    }
+
+    async fn create_room(&self, room: Room) -> Result<(), StoreError> {
         let key = room.key_hash.map(|k| k.to_vec());
-        let inserted = client
+        let inserted = self
+            .writer()
+            .await?
             .execute(
                 "INSERT INTO rtchat_rooms (id, private, key_hash, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (id) DO NOTHING",
@@ -242,12 +203,11 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn ensure_room(&self, id: &str) -> Result<RoomRecord, StoreError> {
+    async fn ensure_room(&self, id: &str) -> Result<Room, StoreError> {
         if let Some(room) = self.room(id).await? {
             return Ok(room);
         }
-        let guard = self.live(&self.writer).await?;
-        let client = guard.as_ref().expect("live() fills the slot");
+        let client = self.writer().await?;
         client
             .execute(
                 "INSERT INTO rtchat_rooms (id, private, key_hash, created_at) VALUES ($1, false, NULL, $2)
@@ -256,27 +216,19 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(backend)?;
-        let row = client
-            .query_one("SELECT id, private, key_hash FROM rtchat_rooms WHERE id = $1", &[&id])
-            .await
-            .map_err(backend)?;
-        Ok(room_from_row(&row))
+        Self::select_room(&client, id)
+            .await?
+            .ok_or_else(|| StoreError::Backend(format!("room {id:?} vanished")))
     }
 
-    async fn rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
-        let guard = self.live(&self.reader).await?;
-        let client = guard.as_ref().expect("live() fills the slot");
-        let rows = client
-            .query("SELECT id, private, key_hash FROM rtchat_rooms ORDER BY id", &[])
-            .await
-            .map_err(backend)?;
-        Ok(rows.iter().map(room_from_row).collect())
+    async fn rooms(&self) -> Result<Vec<Room>, StoreError> {
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM rtchat_rooms ORDER BY id");
+        let rows = self.reader().await?.query(&sql, &[]).await.map_err(backend)?;
+        rows.iter().map(room_from_row).collect()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let guard = self.live(&self.reader).await?;
-        let client = guard.as_ref().expect("live() fills the slot");
-        client.simple_query("SELECT 1").await.map_err(backend)?;
+        self.reader().await?.simple_query("SELECT 1").await.map_err(backend)?;
         Ok(())
     }
 

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::{Appended, DbTarget, NewMessage, Page, RoomRecord, Store, StoreError, message_id};
-use crate::chat::protocol::{Message, User};
+use super::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row, seq_param};
+use super::{Appended, DbTarget, Page, Store, StoreError};
+use crate::model::{Message, NewMessage, Room, now_ms};
 
 /// Read-only connections opened beside the writer for file databases.
 const READERS: usize = 2;
@@ -36,8 +37,6 @@ const MIGRATIONS: &[&str] = &[r#"
         WHERE client_id IS NOT NULL;
 "#];
 
-const MESSAGE_COLUMNS: &str = "seq, room, user_id, user_name, text, ts, client_id";
-
 /// SQLite behind the [`Store`] trait.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -59,12 +58,23 @@ fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Runs blocking database work off the async threads.
+async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Backend(e.to_string()))?
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub async fn open(target: DbTarget) -> Result<Self, StoreError> {
-        tokio::task::spawn_blocking(move || Self::open_blocking(&target))
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?
+        blocking(move || Self::open_blocking(&target)).await
     }
 
     fn open_blocking(target: &DbTarget) -> Result<Self, StoreError> {
@@ -118,13 +128,7 @@ impl SqliteStore {
         F: FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            let writer = guard.as_mut().ok_or(StoreError::Closed)?;
-            f(writer)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
+        blocking(move || f(lock(&inner.writer).as_mut().ok_or(StoreError::Closed)?)).await
     }
 
     /// Runs `f` on a reader connection (the writer for in-memory databases).
@@ -137,14 +141,11 @@ impl SqliteStore {
             return self.write(move |w| f(&w.conn)).await;
         }
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
-            let guard = inner.readers[i].lock().unwrap_or_else(|p| p.into_inner());
-            let conn = guard.as_ref().ok_or(StoreError::Closed)?;
-            f(conn)
+            f(lock(&inner.readers[i]).as_ref().ok_or(StoreError::Closed)?)
         })
         .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 }
 
@@ -173,28 +174,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 }
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
-    Ok(Message {
-        id: message_id(row.get::<_, i64>(0)? as u64),
-        room: row.get(1)?,
-        user: User { id: row.get(2)?, name: row.get(3)? },
-        text: row.get(4)?,
-        ts: row.get(5)?,
-        client_id: row.get(6)?,
-    })
+    Ok(message_row!(row.get))
 }
 
-fn room_from_row(row: &Row<'_>) -> rusqlite::Result<RoomRecord> {
-    let key: Option<Vec<u8>> = row.get(2)?;
-    Ok(RoomRecord {
-        id: row.get(0)?,
-        private: row.get(1)?,
-        key_hash: key.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()),
-    })
-}
-
-/// Sequence numbers are u64 on the wire and i64 in SQLite; ids past i64 cannot exist.
-fn seq_param(seq: u64) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
+fn room_from_row(row: &Row<'_>) -> rusqlite::Result<Room> {
+    Ok(room_row!(row.get))
 }
 
 fn append_batch(w: &mut Writer, batch: Vec<NewMessage>) -> rusqlite::Result<Vec<Appended>> {
@@ -238,33 +222,17 @@ fn append_batch(w: &mut Writer, batch: Vec<NewMessage>) -> rusqlite::Result<Vec<
 }
 
 fn read_page(conn: &Connection, room: &str, page: Page, limit: usize) -> rusqlite::Result<Vec<Message>> {
-    let limit = limit as i64;
-    let (sql, newest_first) = match page {
-        Page::Latest => ("WHERE room = ?1 ORDER BY seq DESC LIMIT ?2", true),
-        Page::Before(_) => ("WHERE room = ?1 AND seq < ?3 ORDER BY seq DESC LIMIT ?2", true),
-        Page::After(_) => ("WHERE room = ?1 AND seq > ?3 ORDER BY seq ASC LIMIT ?2", false),
-        Page::Between { .. } => {
-            ("WHERE room = ?1 AND seq > ?3 AND seq < ?4 ORDER BY seq ASC LIMIT ?2", false)
-        }
-    };
-    let mut stmt = conn.prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages {sql}"))?;
-    let rows = match page {
-        Page::Latest => stmt.query_map(params![room, limit], message_from_row)?,
-        Page::Before(b) => stmt.query_map(params![room, limit, seq_param(b)], message_from_row)?,
-        Page::After(a) => stmt.query_map(params![room, limit, seq_param(a)], message_from_row)?,
-        Page::Between { after, before } => {
-            stmt.query_map(params![room, limit, seq_param(after), seq_param(before)], message_from_row)?
-        }
-    };
-    let mut messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    if newest_first {
-        messages.reverse();
-    }
-    Ok(messages)
+    let bounds = page.bounds();
+    let sql = sql::history_query("messages", bounds.newest_first, |i| format!("?{i}"));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![room, limit as i64, bounds.after, bounds.before], message_from_row)?;
+    Ok(sql::oldest_first(rows.collect::<rusqlite::Result<_>>()?, &bounds))
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+fn select_room(conn: &Connection, id: &str) -> rusqlite::Result<Option<Room>> {
+    conn.prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = ?1"))?
+        .query_row([id], room_from_row)
+        .optional()
 }
 
 #[async_trait]
@@ -278,17 +246,12 @@ impl Store for SqliteStore {
         self.read(move |c| read_page(c, &room, page, limit).map_err(backend)).await
     }
 
-    async fn room(&self, id: &str) -> Result<Option<RoomRecord>, StoreError> {
+    async fn room(&self, id: &str) -> Result<Option<Room>, StoreError> {
         let id = id.to_owned();
-        self.read(move |c| {
-            c.prepare_cached("SELECT id, private, key_hash FROM rooms WHERE id = ?1")
-                .and_then(|mut s| s.query_row([&id], room_from_row).optional())
-                .map_err(backend)
-        })
-        .await
+        self.read(move |c| select_room(c, &id).map_err(backend)).await
     }
 
-    async fn create_room(&self, room: RoomRecord) -> Result<(), StoreError> {
+    async fn create_room(&self, room: Room) -> Result<(), StoreError> {
         self.write(move |w| {
             let inserted = w
                 .conn
@@ -306,7 +269,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn ensure_room(&self, id: &str) -> Result<RoomRecord, StoreError> {
+    async fn ensure_room(&self, id: &str) -> Result<Room, StoreError> {
         if let Some(room) = self.room(id).await? {
             return Ok(room);
         }
@@ -319,17 +282,18 @@ impl Store for SqliteStore {
                     params![id, now_ms()],
                 )
                 .map_err(backend)?;
-            w.conn
-                .query_row("SELECT id, private, key_hash FROM rooms WHERE id = ?1", [&id], room_from_row)
-                .map_err(backend)
+            select_room(&w.conn, &id)
+                .map_err(backend)?
+                .ok_or_else(|| StoreError::Backend(format!("room {id:?} vanished")))
         })
         .await
     }
 
-    async fn rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
+    async fn rooms(&self) -> Result<Vec<Room>, StoreError> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT id, private, key_hash FROM rooms ORDER BY id").map_err(backend)?;
+            let mut stmt = c
+                .prepare_cached(&format!("SELECT {ROOM_COLUMNS} FROM rooms ORDER BY id"))
+                .map_err(backend)?;
             let rows = stmt.query_map([], room_from_row).map_err(backend)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
@@ -342,24 +306,24 @@ impl Store for SqliteStore {
 
     async fn close(&self) -> Result<(), StoreError> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             for reader in &inner.readers {
-                reader.lock().unwrap_or_else(|p| p.into_inner()).take();
+                lock(reader).take();
             }
-            let writer = inner.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let writer = lock(&inner.writer).take();
             if let Some(w) = writer {
                 w.conn.close().map_err(|(_, e)| backend(e))?;
             }
             Ok(())
         })
         .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{User, message_id};
 
     fn msg(room: &str, name: &str, text: &str, client_id: Option<&str>) -> NewMessage {
         NewMessage {
@@ -383,10 +347,10 @@ mod tests {
 
         let texts = |v: Vec<Message>| v.into_iter().map(|m| m.text).collect::<Vec<_>>();
         assert_eq!(texts(store.history("a", Page::Latest, 3).await.unwrap()), ["m7", "m8", "m9"]);
-        let before = super::super::parse_message_id(&ids[5]).unwrap();
+        let before = crate::model::parse_message_id(&ids[5]).unwrap();
         assert_eq!(texts(store.history("a", Page::Before(before), 2).await.unwrap()), ["m3", "m4"]);
         assert_eq!(texts(store.history("a", Page::After(before), 2).await.unwrap()), ["m6", "m7"]);
-        let after = super::super::parse_message_id(&ids[1]).unwrap();
+        let after = crate::model::parse_message_id(&ids[1]).unwrap();
         assert_eq!(
             texts(store.history("a", Page::Between { after, before }, 50).await.unwrap()),
             ["m2", "m3", "m4"]
@@ -415,12 +379,9 @@ mod tests {
         let path = dir.path().join("nested/dir/t.db");
         let store = SqliteStore::open(DbTarget::Sqlite(path.clone())).await.unwrap();
         store.append(vec![msg("a", "ann", "kept", None)]).await.unwrap();
-        store
-            .create_room(RoomRecord { id: "p".into(), private: true, key_hash: Some([7; 32]) })
-            .await
-            .unwrap();
+        store.create_room(Room { id: "p".into(), private: true, key_hash: Some([7; 32]) }).await.unwrap();
         assert!(matches!(
-            store.create_room(RoomRecord { id: "p".into(), private: false, key_hash: None }).await,
+            store.create_room(Room { id: "p".into(), private: false, key_hash: None }).await,
             Err(StoreError::RoomExists(_))
         ));
         store.close().await.unwrap();

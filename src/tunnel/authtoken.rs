@@ -24,33 +24,16 @@ pub fn from_agent_config() -> Option<(String, PathBuf)> {
     })
 }
 
-/// Reads `agent.authtoken` (v3) or a top-level `authtoken` (v2) from ngrok.yml.
-///
-/// The file is YAML, but only this one scalar is needed, so a line reader
-/// does: it understands the two layouts ngrok writes, comments and quotes.
+/// Reads `agent.authtoken` (ngrok v3) or a top-level `authtoken` (v2) from
+/// ngrok.yml, with a full YAML parser: any layout, quoting, comments or
+/// anchors a user or ngrok writes are read as YAML says.
 pub fn parse(yaml: &str) -> Option<String> {
-    let mut in_agent = false;
-    for raw in yaml.lines() {
-        let line = raw.split(" #").next().unwrap_or_default().trim_end();
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        let indented = line.starts_with([' ', '\t']);
-        let (key, value) = match line.trim().split_once(':') {
-            Some((k, v)) => (k.trim(), v.trim()),
-            None => continue,
-        };
-        if !indented {
-            in_agent = key == "agent";
-        }
-        if key == "authtoken" && (!indented || in_agent) {
-            let value = value.trim_matches(|c| c == '"' || c == '\'');
-            if !value.is_empty() {
-                return Some(value.to_owned());
-            }
-        }
-    }
-    None
+    let docs = yaml_rust2::YamlLoader::load_from_str(yaml).ok()?;
+    let doc = docs.first()?;
+    [&doc["agent"]["authtoken"], &doc["authtoken"]]
+        .into_iter()
+        .find_map(|v| v.as_str().map(str::trim).filter(|t| !t.is_empty()))
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -67,5 +50,22 @@ mod tests {
         assert_eq!(parse(other_section), None);
         assert_eq!(parse("agent:\n  authtoken: \"\"\n"), None);
         assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn reads_any_yaml_layout() {
+        let cases = [
+            ("agent: { authtoken: flow123, region: eu }", Some("flow123")),
+            ("agent:\n    authtoken: >-\n      folded456\n", Some("folded456")),
+            ("---\nversion: \"3\"\nagent:\n\tauthtoken: tab\n", None),
+            ("agent:\n  authtoken: \"with # hash\"\n", Some("with # hash")),
+            ("agent:\n  # authtoken: commented\n  region: us\n", None),
+            ("defaults: &d\n  authtoken: anchored\nagent: *d\n", Some("anchored")),
+            ("agent: [not, a, map]\n", None),
+            ("{{{ not yaml", None),
+        ];
+        for (yaml, want) in cases {
+            assert_eq!(parse(yaml).as_deref(), want, "{yaml:?}");
+        }
     }
 }

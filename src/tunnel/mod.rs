@@ -12,6 +12,7 @@
 //! and `/api/info` show the URLs again once the tunnel is back.
 
 pub mod authtoken;
+mod config;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -23,16 +24,21 @@ use ngrok::session::{ConnectError, IoStream, default_connect};
 use ngrok::tunnel::{EndpointInfo, HttpTunnel};
 use tokio::sync::watch;
 
-/// First and largest wait between attempts to reach the edge.
+/// First wait between attempts to reach the edge; it doubles up to [`RETRY_CAP`].
 const RETRY_FIRST: Duration = Duration::from_millis(250);
+/// Largest wait between attempts to reach the edge.
 const RETRY_CAP: Duration = Duration::from_secs(10);
 
 /// How `--tunnel` was configured, already validated.
 #[derive(Debug, Clone)]
 pub struct TunnelConfig {
+    /// The ngrok authtoken.
     pub authtoken: String,
+    /// A reserved domain for the UI's endpoint.
     pub domain: Option<String>,
+    /// A user name and password asked for at the edge.
     pub basic_auth: Option<(String, String)>,
+    /// An OAuth sign-in asked for at the edge.
     pub oauth: Option<OauthConfig>,
     /// A private or self-hosted edge (`host:port`) instead of ngrok's.
     pub server_addr: Option<String>,
@@ -43,8 +49,11 @@ pub struct TunnelConfig {
 /// `--tunnel-oauth`: a provider and who may pass.
 #[derive(Debug, Clone)]
 pub struct OauthConfig {
+    /// The provider (`google`, `github`, ...).
     pub provider: String,
+    /// Email addresses let in.
     pub allow_emails: Vec<String>,
+    /// Email domains let in.
     pub allow_domains: Vec<String>,
 }
 
@@ -54,11 +63,24 @@ pub enum TunnelState {
     /// Reaching the edge (at start).
     Connecting,
     /// Public URLs are live.
-    Up { ui: String, backend: String },
+    Up {
+        /// The UI port's public URL.
+        ui: String,
+        /// The backend port's public URL.
+        backend: String,
+    },
     /// The edge cannot be reached or dropped the session; retrying.
-    Down { reason: String, retry_in: Duration },
+    Down {
+        /// What went wrong.
+        reason: String,
+        /// When the next attempt is.
+        retry_in: Duration,
+    },
     /// The edge refused the session (for example a bad authtoken); not retrying.
-    Failed { reason: String },
+    Failed {
+        /// Why the edge refused.
+        reason: String,
+    },
 }
 
 impl TunnelState {
@@ -79,8 +101,9 @@ pub type TunnelEvents = Arc<dyn Fn(&TunnelState) + Send + Sync>;
 /// The local ports tunnel connections are forwarded to.
 #[derive(Debug, Clone, Copy)]
 pub struct Targets {
+    /// The UI port (the backend port with `--ui-port off`).
     pub ui: SocketAddr,
-    /// `None` when everything is served on one port (`--ui-port 0`).
+    /// `None` when everything is served on one port (`--ui-port off`).
     pub backend: Option<SocketAddr>,
 }
 

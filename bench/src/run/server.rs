@@ -204,7 +204,7 @@ impl Runner {
                     "--port",
                     "0",
                     "--ui-port",
-                    "0",
+                    "off",
                     "--json",
                     "--rate-limit",
                     "0",

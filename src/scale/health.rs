@@ -1,11 +1,11 @@
 //! Whether this process can serve sends right now: the shared services it
 //! depends on (Redis, when scaled out) answer. Watched in the background so
-//! the send path only reads a flag (kept by [`super::fanout`]).
+//! the send path only reads a flag (kept by [`super::redis`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::protocol::ChatError;
+use crate::chat::error::ChatError;
 
 /// Shared readiness flags; cheap to clone.
 #[derive(Clone, Default)]

@@ -1,0 +1,145 @@
+//! The chat's domain types: who sends, what is sent, where it goes.
+//!
+//! The store reads and writes these; the protocol ([`crate::chat::protocol`])
+//! decides how they look on the wire, so renaming a wire field never touches
+//! storage and a schema change never touches the wire.
+
+/// A person in the chat.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct User {
+    /// Unique while the user is connected.
+    pub id: String,
+    /// Display name, 1 to 32 characters.
+    pub name: String,
+}
+
+/// A stored chat message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Fixed-width id (see [`message_id`]): sorting ids as strings gives the
+    /// room's delivery order.
+    pub id: String,
+    /// The room it was sent to.
+    pub room: String,
+    /// Its author, as they were when they sent it.
+    pub user: User,
+    /// The text, as sent.
+    pub text: String,
+    /// Milliseconds since the Unix epoch, when the server accepted it.
+    pub ts: i64,
+    /// The sender's own id for it, which makes a resend idempotent.
+    pub client_id: Option<String>,
+}
+
+/// A message accepted by the chat, not yet stored (so without an id).
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The room it goes to.
+    pub room: String,
+    /// Its author.
+    pub user: User,
+    /// The text.
+    pub text: String,
+    /// When it was accepted, in milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// The sender's own id for it, if any.
+    pub client_id: Option<String>,
+}
+
+impl NewMessage {
+    /// The message as stored under sequence number `seq`.
+    pub fn stored(self, seq: u64) -> Message {
+        Message {
+            id: message_id(seq),
+            room: self.room,
+            user: self.user,
+            text: self.text,
+            ts: self.ts,
+            client_id: self.client_id,
+        }
+    }
+}
+
+/// A chat room. Once created it never changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    /// 1 to 64 characters of `[A-Za-z0-9_.-]`.
+    pub id: String,
+    /// Whether entering it takes its invite key.
+    pub private: bool,
+    /// SHA-256 of the private room's key; `None` for public rooms.
+    pub key_hash: Option<[u8; 32]>,
+}
+
+impl Room {
+    /// A public room.
+    pub fn public(id: impl Into<String>) -> Self {
+        Self { id: id.into(), private: false, key_hash: None }
+    }
+
+    /// A private room that opens with `key`.
+    pub fn private(id: impl Into<String>, key: &str) -> Self {
+        Self { id: id.into(), private: true, key_hash: Some(hash_key(key)) }
+    }
+
+    /// Whether `key` is this private room's key (compared in constant time).
+    pub fn opens_with(&self, key: &str) -> bool {
+        self.key_hash.is_some_and(|hash| secrets_match(hash_key(key), hash))
+    }
+}
+
+/// Formats a sequence number as a message id: 16 hex digits, so string order is numeric order.
+pub fn message_id(seq: u64) -> String {
+    format!("{seq:016x}")
+}
+
+/// Parses a message id back into its sequence number.
+pub fn parse_message_id(id: &str) -> Option<u64> {
+    if id.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(id, 16).ok()
+}
+
+/// Hashes a private room's key: only the hash is stored.
+fn hash_key(key: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Compares secrets without leaking where they differ through timing.
+pub fn secrets_match(given: impl AsRef<[u8]>, expected: impl AsRef<[u8]>) -> bool {
+    let (a, b) = (given.as_ref(), expected.as_ref());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The time messages and rooms are stamped with: milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_as_numbers_and_round_trip() {
+        let ids: Vec<String> = [1u64, 9, 10, 255, 256, 1 << 40].iter().map(|&s| message_id(s)).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert_eq!(parse_message_id(&message_id(12345)), Some(12345));
+        for bad in ["", "12", "zzzzzzzzzzzzzzzz", "00000000000000001"] {
+            assert_eq!(parse_message_id(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_private_room_opens_with_its_key_only() {
+        let room = Room::private("den", "s3cret");
+        assert!(room.opens_with("s3cret"));
+        assert!(!room.opens_with("s3cre"));
+        assert!(!room.opens_with(""));
+        assert!(!Room::public("lobby").opens_with("anything"));
+    }
+}

@@ -13,7 +13,7 @@ async fn acknowledged_messages_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
     let db = db.to_str().unwrap();
-    let args = ["--port", "0", "--ui-port", "0", "--db", db, "--rate-limit", "0"];
+    let args = ["--port", "0", "--ui-port", "off", "--db", db, "--rate-limit", "0"];
     let server = Process::start(&args);
     let client = Client::rich(&server.url, "ann").await;
     ok(client.request("room:join", json!({ "room": "d" })).await);
@@ -73,7 +73,7 @@ async fn history_survives_a_graceful_restart() {
 async fn sigterm_exits_zero_within_two_seconds_with_clients_connected() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
-    let mut server = Process::start(&["--port", "0", "--ui-port", "0", "--db", db.to_str().unwrap()]);
+    let mut server = Process::start(&["--port", "0", "--ui-port", "off", "--db", db.to_str().unwrap()]);
     let clients = [Client::rich(&server.url, "a").await, Client::seed(&server.url, None).await];
     ok(clients[0].request("room:join", json!({ "room": "x" })).await);
     let started = Instant::now();

@@ -179,14 +179,7 @@ async fn web_ui_is_served_with_types_caching_compression_and_spa_fallback() {
 async fn both_ports_serve_the_same_chat() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("c.db");
-    let (a, b) = (
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
-    );
-    let ports = (a.local_addr().unwrap().port().to_string(), b.local_addr().unwrap().port().to_string());
-    drop((a, b));
-    let server =
-        common::Process::start(&["--port", &ports.0, "--ui-port", &ports.1, "--db", db.to_str().unwrap()]);
+    let server = common::Process::start(&["--port", "0", "--ui-port", "0", "--db", db.to_str().unwrap()]);
     let ui = server.ready["ui_url"].as_str().unwrap().to_owned();
     assert_ne!(ui, server.url);
     let on_backend = Client::rich(&server.url, "ann").await;

@@ -29,7 +29,7 @@ async fn cluster(services: &Services, n: usize, redis: Option<&str>) -> Cluster 
                 "--port",
                 "0",
                 "--ui-port",
-                "0",
+                "off",
                 "--db",
                 &db.url,
                 "--redis",

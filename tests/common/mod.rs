@@ -77,7 +77,7 @@ pub struct TestServer {
 }
 
 fn serve_args(db: &str, extra: &[&str]) -> Config {
-    let argv = ["rtchat", "serve", "--host", "127.0.0.1", "--port", "0", "--ui-port", "0", "--db", db];
+    let argv = ["rtchat", "serve", "--host", "127.0.0.1", "--port", "0", "--ui-port", "off", "--db", db];
     let cli = Cli::try_parse_from(argv.iter().chain(extra)).expect("test flags parse");
     let Sub::Serve(args) = cli.command;
     Config::from_args(&args).expect("test config is valid")
@@ -167,13 +167,6 @@ pub struct Process {
 pub fn ok(reply: Value) -> Value {
     assert_eq!(reply["ok"], true, "expected ok, got {reply}");
     reply
-}
-
-/// Two free loopback ports, for a server with a separate UI port.
-pub fn free_ports() -> (String, String) {
-    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    (a.local_addr().unwrap().port().to_string(), b.local_addr().unwrap().port().to_string())
 }
 
 /// A room's whole history through the REST API, paging with `after`.

@@ -5,6 +5,8 @@ mod common;
 
 use std::process::{Command, Output};
 
+use clap::CommandFactory;
+
 use common::{Process, binary};
 
 fn run(args: &[&str]) -> Output {
@@ -15,38 +17,32 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).trim().to_owned()
 }
 
+/// Whether `text` mentions `word` as a whole word: `--lan` is not found in
+/// `--lan-host`, nor `RTCHAT_LAN` in `RTCHAT_LAN_HOST`.
+fn mentions(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        !text[i + word.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
+}
+
 #[test]
 fn help_documents_every_flag_and_its_environment_variable() {
     let out = run(&["serve", "--help"]);
     assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
-    for flag in [
-        "--host",
-        "--port",
-        "--ui-port",
-        "--db",
-        "--token",
-        "--cors-origin",
-        "--max-message-len",
-        "--rate-limit",
-        "--json",
-        "--verbose",
-        "--quiet",
-    ] {
-        assert!(help.contains(flag), "help lacks {flag}");
-    }
-    for env in [
-        "RTCHAT_HOST",
-        "RTCHAT_PORT",
-        "RTCHAT_UI_PORT",
-        "RTCHAT_DB",
-        "RTCHAT_TOKEN",
-        "RTCHAT_CORS_ORIGIN",
-        "RTCHAT_MAX_MESSAGE_LEN",
-        "RTCHAT_RATE_LIMIT",
-        "RTCHAT_JSON",
-    ] {
-        assert!(help.contains(env), "help lacks {env}");
+    // Wrapping may break a line anywhere there is a space.
+    let help = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut cli = rtchat::cli::Cli::command();
+    cli.build();
+    let serve = cli.find_subcommand("serve").expect("a serve subcommand");
+    let args: Vec<_> = serve.get_arguments().filter(|a| !a.is_hide_set()).collect();
+    assert!(args.len() >= 24, "every serve flag, the global ones too: {}", args.len());
+    for arg in args {
+        let long = arg.get_long().unwrap_or_else(|| panic!("{} has a long flag", arg.get_id()));
+        assert!(mentions(&help, &format!("--{long}")), "help lacks --{long}:\n{help}");
+        if let Some(env) = arg.get_env().filter(|_| !arg.is_hide_env_set()) {
+            let env = env.to_str().unwrap();
+            assert!(mentions(&help, &format!("[env: {env}")), "help lacks the env var of --{long}, {env}");
+        }
     }
 }
 
@@ -61,17 +57,17 @@ fn bad_configuration_exits_with_one_line_naming_the_fix() {
     let under_a_file = blocker.join("chat.db");
 
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--port", &port, "--ui-port", "0", "--db", "memory"], "--port"),
+        (vec!["--port", &port, "--ui-port", "off", "--db", "memory"], "--port"),
         (vec!["--port", "0", "--ui-port", &port, "--db", "memory"], "--ui-port"),
-        (vec!["--port", "0", "--ui-port", "0", "--db", &not_a_file], "--db"),
-        (vec!["--port", "0", "--ui-port", "0", "--db", under_a_file.to_str().unwrap()], "--db"),
-        (vec!["--port", "0", "--ui-port", "0", "--db", "mysql://db/chat"], "--db"),
+        (vec!["--port", "0", "--ui-port", "off", "--db", &not_a_file], "--db"),
+        (vec!["--port", "0", "--ui-port", "off", "--db", under_a_file.to_str().unwrap()], "--db"),
+        (vec!["--port", "0", "--ui-port", "off", "--db", "mysql://db/chat"], "--db"),
         (
-            vec!["--port", "0", "--ui-port", "0", "--db", "memory", "--cors-origin", "not an origin"],
+            vec!["--port", "0", "--ui-port", "off", "--db", "memory", "--cors-origin", "not an origin"],
             "--cors-origin",
         ),
-        (vec!["--port", "0", "--ui-port", "0", "--db", "memory", "--host", "chat.example"], "--host"),
-        (vec!["--port", "0", "--ui-port", "0", "--db", "memory", "--host", "192.0.2.1"], "--host"),
+        (vec!["--port", "0", "--ui-port", "off", "--db", "memory", "--host", "chat.example"], "--host"),
+        (vec!["--port", "0", "--ui-port", "off", "--db", "memory", "--host", "192.0.2.1"], "--host"),
     ];
     for (args, names) in cases {
         let mut argv = vec!["serve"];
@@ -95,11 +91,13 @@ fn bad_configuration_exits_with_one_line_naming_the_fix() {
 fn json_ready_line_lists_every_url() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("c.db");
-    let p = Process::start(&["--port", "0", "--ui-port", "0", "--db", db.to_str().unwrap()]);
+    let p = Process::start(&["--port", "0", "--ui-port", "off", "--db", db.to_str().unwrap()]);
     let r = &p.ready;
     assert_eq!(r["version"], env!("CARGO_PKG_VERSION"));
     assert!(r["backend_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
-    assert_eq!(r["ui_url"], r["backend_url"], "--ui-port 0 serves everything on one port");
+    assert_eq!(r["ui_url"], r["backend_url"], "--ui-port off serves everything on one port");
+    let port = r["backend_url"].as_str().unwrap().rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    assert_eq!(r["ports"], serde_json::json!({ "backend": port, "ui": null }), "the port bound, not 0");
     assert_eq!(r["local"]["backend"], r["backend_url"]);
     assert_eq!(r["db"], db.to_str().unwrap());
     assert_eq!(r["lan"], serde_json::json!([]));
@@ -107,19 +105,22 @@ fn json_ready_line_lists_every_url() {
     assert_eq!(r["token_required"], false);
 }
 
-#[test]
-fn banner_names_both_ports_and_the_database() {
-    // Two free ports for the backend and UI.
-    let (a, b) = (
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
-    );
-    let (pa, pb) = (a.local_addr().unwrap().port().to_string(), b.local_addr().unwrap().port().to_string());
-    drop((a, b));
+/// The port of the `http://127.0.0.1:PORT` URL that follows `label` in `banner`.
+fn port_after(banner: &str, label: &str) -> u16 {
+    let line =
+        banner.lines().find_map(|l| l.trim().strip_prefix(label)).unwrap_or_else(|| panic!("{banner}"));
+    let url = line.split_whitespace().next().unwrap();
+    let port = url.strip_prefix("http://127.0.0.1:").unwrap_or_else(|| panic!("{label} {url}"));
+    port.trim_end_matches('/').parse().unwrap_or_else(|_| panic!("{label} {url}"))
+}
+
+#[tokio::test]
+async fn banner_names_both_ports_and_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("c.db");
+    // Two free ports, picked by the server, for the backend and UI.
     let mut child = Command::new(binary())
-        .args(["serve", "--port", &pa, "--ui-port", &pb, "--db", db.to_str().unwrap()])
+        .args(["serve", "--port", "0", "--ui-port", "0", "--db", db.to_str().unwrap()])
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -141,10 +142,19 @@ fn banner_names_both_ports_and_the_database() {
         let _ = tx.send(text);
     });
     let banner = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("banner printed");
+    let (ui, backend) = (port_after(&banner, "Chat:"), port_after(&banner, "Backend:"));
+    assert!(ui != 0 && backend != 0 && ui != backend, "two bound ports: {banner}");
+    // They are the ports the server listens on (asked before it is stopped).
+    let mut health = Vec::new();
+    for port in [ui, backend] {
+        let status = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.map(|r| r.status());
+        health.push((port, status.map_err(|e| e.to_string())));
+    }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(banner.contains(&format!("http://127.0.0.1:{pb}")), "{banner}");
-    assert!(banner.contains(&format!("http://127.0.0.1:{pa}")), "{banner}");
+    for (port, status) in health {
+        assert_eq!(status, Ok(reqwest::StatusCode::OK), "/healthz on port {port}");
+    }
     assert!(banner.contains(db.to_str().unwrap()), "{banner}");
     assert!(banner.contains("--lan") && banner.contains("--tunnel"), "says how a phone can join: {banner}");
     assert!(!banner.contains('\x1b'), "no colour when NO_COLOR is set or stdout is not a terminal");

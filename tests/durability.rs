@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, Process, TestServer, rest_history};
+use common::{Client, Process, TestServer, ok, rest_history};
 use serde_json::json;
 
 #[tokio::test]
@@ -13,10 +13,10 @@ async fn acknowledged_messages_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
     let db = db.to_str().unwrap();
-    let args = ["--port", "0", "--ui-port", "0", "--db", db, "--rate-limit", "0"];
+    let args = ["--port", "0", "--ui-port", "off", "--db", db, "--rate-limit", "0"];
     let server = Process::start(&args);
     let client = Client::rich(&server.url, "ann").await;
-    assert_eq!(client.request("room:join", json!({ "room": "d" })).await["ok"], true);
+    ok(client.request("room:join", json!({ "room": "d" })).await);
 
     const N: usize = 500;
     let acks: Vec<_> = (0..N)
@@ -49,20 +49,20 @@ async fn history_survives_a_graceful_restart() {
     let db = dir.path().join("chat.db");
     let server = TestServer::on(&db, &[]).await;
     let ann = Client::rich(&server.url, "ann").await;
-    ann.request("room:join", json!({ "room": "keep" })).await;
-    let sent = ann.request("message:send", json!({ "room": "keep", "text": "still here" })).await;
-    let created = ann.request("room:create", json!({ "room": "vault", "private": true })).await;
+    ok(ann.request("room:join", json!({ "room": "keep" })).await);
+    let sent = ok(ann.request("message:send", json!({ "room": "keep", "text": "still here" })).await);
+    let created = ok(ann.request("room:create", json!({ "room": "vault", "private": true })).await);
     let key = created["key"].as_str().unwrap().to_owned();
     drop(ann);
     server.stop().await;
 
     let server = TestServer::on(&db, &[]).await;
     let bob = Client::rich(&server.url, "bob").await;
-    let joined = bob.request("room:join", json!({ "room": "keep" })).await;
+    let joined = ok(bob.request("room:join", json!({ "room": "keep" })).await);
     assert_eq!(joined["history"], json!([sent["message"]]));
     assert_eq!(bob.request("room:join", json!({ "room": "vault" })).await["error"]["code"], "forbidden");
-    assert_eq!(bob.request("room:join", json!({ "room": "vault", "key": key })).await["ok"], true);
-    let next = bob.request("message:send", json!({ "room": "keep", "text": "later" })).await;
+    ok(bob.request("room:join", json!({ "room": "vault", "key": key })).await);
+    let next = ok(bob.request("message:send", json!({ "room": "keep", "text": "later" })).await);
     assert!(
         next["message"]["id"].as_str() > sent["message"]["id"].as_str(),
         "ids keep increasing after a restart"
@@ -73,9 +73,9 @@ async fn history_survives_a_graceful_restart() {
 async fn sigterm_exits_zero_within_two_seconds_with_clients_connected() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
-    let mut server = Process::start(&["--port", "0", "--ui-port", "0", "--db", db.to_str().unwrap()]);
+    let mut server = Process::start(&["--port", "0", "--ui-port", "off", "--db", db.to_str().unwrap()]);
     let clients = [Client::rich(&server.url, "a").await, Client::seed(&server.url, None).await];
-    clients[0].request("room:join", json!({ "room": "x" })).await;
+    ok(clients[0].request("room:join", json!({ "room": "x" })).await);
     let started = Instant::now();
     server.signal("TERM");
     let status = server.wait_exit(Duration::from_secs(3)).expect("exits after SIGTERM");

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Client, TestServer};
+use common::{Client, TestServer, ok};
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderValue};
 use serde_json::{Value, json};
@@ -31,9 +31,9 @@ async fn health_info_rooms_and_messages() {
     assert_eq!(info["limits"], json!({ "max_message_len": 4000, "rate_limit": 20 }));
 
     let ann = Client::rich(u, "ann").await;
-    ann.request("room:join", json!({ "room": "pub" })).await;
-    let sent = ann.request("message:send", json!({ "room": "pub", "text": "<b>hi</b>" })).await;
-    let created = ann.request("room:create", json!({ "room": "priv", "private": true })).await;
+    ok(ann.request("room:join", json!({ "room": "pub" })).await);
+    let sent = ok(ann.request("message:send", json!({ "room": "pub", "text": "<b>hi</b>" })).await);
+    let created = ok(ann.request("room:create", json!({ "room": "priv", "private": true })).await);
     let key = created["key"].as_str().unwrap();
 
     let (status, rooms) = get(&format!("{u}/api/rooms")).await;
@@ -179,21 +179,14 @@ async fn web_ui_is_served_with_types_caching_compression_and_spa_fallback() {
 async fn both_ports_serve_the_same_chat() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("c.db");
-    let (a, b) = (
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
-    );
-    let ports = (a.local_addr().unwrap().port().to_string(), b.local_addr().unwrap().port().to_string());
-    drop((a, b));
-    let server =
-        common::Process::start(&["--port", &ports.0, "--ui-port", &ports.1, "--db", db.to_str().unwrap()]);
+    let server = common::Process::start(&["--port", "0", "--ui-port", "0", "--db", db.to_str().unwrap()]);
     let ui = server.ready["ui_url"].as_str().unwrap().to_owned();
     assert_ne!(ui, server.url);
     let on_backend = Client::rich(&server.url, "ann").await;
     let on_ui = Client::rich(&ui, "bob").await;
-    on_backend.request("room:join", json!({ "room": "x" })).await;
-    on_ui.request("room:join", json!({ "room": "x" })).await;
-    on_ui.request("message:send", json!({ "room": "x", "text": "across ports" })).await;
+    ok(on_backend.request("room:join", json!({ "room": "x" })).await);
+    ok(on_ui.request("room:join", json!({ "room": "x" })).await);
+    ok(on_ui.request("message:send", json!({ "room": "x", "text": "across ports" })).await);
     assert_eq!(on_backend.next("message:new").await["text"], "across ports");
     assert_eq!(get(&format!("{ui}/api/rooms")).await.1["rooms"][0]["members"], 2);
 }

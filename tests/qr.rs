@@ -45,7 +45,7 @@ fn banner_in_a_terminal(args: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("c.db");
     run_in_terminal(
-        &format!("--port 0 --ui-port 0 --db {} {args}", db.display()),
+        &format!("--port 0 --ui-port off --db {} {args}", db.display()),
         |t| t.contains("Ctrl-C"),
         &[],
     )

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use muxado::typed::{StreamType, Typed, TypedAccept, TypedOpenClose};
@@ -51,8 +52,13 @@ pub struct Edge {
     pub ca_pem: String,
     tls: TlsAcceptor,
     state: Arc<Mutex<State>>,
-    /// The agent listener and every agent session.
-    agents: Mutex<JoinSet<()>>,
+    /// While set, agent connections are closed as soon as they are accepted:
+    /// the listener is held all along, so the port stays the edge's.
+    down: Arc<AtomicBool>,
+    /// Every agent session.
+    agents: Arc<Mutex<JoinSet<()>>>,
+    /// The agent listener's accept loop.
+    accept: JoinSet<()>,
     /// Public listeners: they survive agent sessions.
     public: Arc<Mutex<JoinSet<()>>>,
 }
@@ -68,7 +74,7 @@ impl Edge {
             .with_single_cert(vec![CertificateDer::from(cert.cert.der().to_vec())], key)
             .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let edge = Edge {
+        let mut edge = Edge {
             addr: listener.local_addr().unwrap(),
             ca_pem,
             tls: TlsAcceptor::from(Arc::new(config)),
@@ -76,7 +82,9 @@ impl Edge {
                 required_token: required_token.map(Into::into),
                 ..Default::default()
             })),
-            agents: Mutex::new(JoinSet::new()),
+            down: Arc::new(AtomicBool::new(false)),
+            agents: Arc::new(Mutex::new(JoinSet::new())),
+            accept: JoinSet::new(),
             public: Arc::new(Mutex::new(JoinSet::new())),
         };
         edge.serve(listener);
@@ -88,30 +96,34 @@ impl Edge {
         format!("localhost:{}", self.addr.port())
     }
 
-    fn serve(&self, listener: TcpListener) {
+    fn serve(&mut self, listener: TcpListener) {
         let (tls, state, public) = (self.tls.clone(), self.state.clone(), self.public.clone());
-        self.agents.lock().unwrap().spawn(async move {
-            // Aborting this task drops `sessions`, which aborts every agent session.
-            let mut sessions = JoinSet::new();
+        let (down, agents) = (self.down.clone(), self.agents.clone());
+        self.accept.spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                sessions.spawn(agent_session(tcp, tls.clone(), state.clone(), public.clone()));
+                if down.load(Ordering::SeqCst) {
+                    continue; // dropped: closed as soon as accepted
+                }
+                let session = agent_session(tcp, tls.clone(), state.clone(), public.clone());
+                agents.lock().unwrap().spawn(session);
             }
         });
     }
 
-    /// Goes down: stops accepting agents and drops every agent session. Public
-    /// URLs stay bound but answer nothing until an agent re-binds them.
+    /// Goes down: drops every agent session and closes new connections as soon
+    /// as they are accepted. Public URLs stay bound but answer nothing until an
+    /// agent re-binds them.
     pub fn stop(&self) {
+        self.down.store(true, Ordering::SeqCst);
         self.agents.lock().unwrap().abort_all();
         for binding in self.state.lock().unwrap().bindings.values_mut() {
             binding.agent = None;
         }
     }
 
-    /// Comes back on the same address.
-    pub async fn resume(&self) {
-        let listener = TcpListener::bind(self.addr).await.unwrap();
-        self.serve(listener);
+    /// Comes back on the same address, which it held all along.
+    pub fn resume(&self) {
+        self.down.store(false, Ordering::SeqCst);
     }
 
     /// Authtokens the agents presented, in order.
@@ -191,10 +203,10 @@ async fn agent_session(
             }
             UNBIND => {
                 let Some(req) = read_json(&mut stream).await else { continue };
-                if let Some(id) = req["Id"].as_str() {
-                    if let Some(b) = state.lock().unwrap().bindings.get_mut(id) {
-                        b.agent = None;
-                    }
+                if let Some(id) = req["Id"].as_str()
+                    && let Some(b) = state.lock().unwrap().bindings.get_mut(id)
+                {
+                    b.agent = None;
                 }
                 reply(&mut stream, json!({})).await;
             }

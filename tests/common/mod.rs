@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod edge;
+pub mod proxy;
 pub mod qrdecode;
 pub mod services;
 pub mod sio;
@@ -29,18 +30,17 @@ thread_local! {
     static SCALED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// For the `scaled` half of [`both_stacks!`]: `false` (the test is skipped,
-/// with the reason printed) when Redis and PostgreSQL are not configured.
-pub fn use_scaled_stack() -> bool {
-    if services::Services::from_env().is_none() {
-        return false;
-    }
+/// For the `scaled` half of [`both_stacks!`]: servers this thread starts from
+/// now on use PostgreSQL and Redis; fails, naming the variables to set, when
+/// they are not configured.
+pub fn use_scaled_stack() {
+    services::Services::from_env();
     SCALED.with(|s| s.set(true));
-    true
 }
 
 /// Defines each test twice: in `sqlite`, on the zero-setup default, and in
-/// `scaled`, on PostgreSQL and the Redis adapter. One suite, both stacks.
+/// `scaled`, on PostgreSQL and the Redis adapter. One suite, both stacks. The
+/// `scaled` half is ignored unless asked for with `--include-ignored`.
 #[macro_export]
 macro_rules! both_stacks {
     ($($(#[$meta:meta])* async fn $name:ident() $body:block)*) => {
@@ -52,12 +52,15 @@ macro_rules! both_stacks {
         mod scaled {
             #[allow(unused_imports)]
             use super::*;
-            $( $(#[$meta])* #[tokio::test] async fn $name() {
-                if !common::use_scaled_stack() {
-                    return;
+            $(
+                $(#[$meta])*
+                #[tokio::test]
+                #[ignore = "needs Redis and PostgreSQL: set RTCHAT_TEST_REDIS_URL and RTCHAT_TEST_DATABASE_URL and pass --include-ignored"]
+                async fn $name() {
+                    common::use_scaled_stack();
+                    $body
                 }
-                $body
-            } )*
+            )*
         }
     };
 }
@@ -74,7 +77,7 @@ pub struct TestServer {
 }
 
 fn serve_args(db: &str, extra: &[&str]) -> Config {
-    let argv = ["rtchat", "serve", "--host", "127.0.0.1", "--port", "0", "--ui-port", "0", "--db", db];
+    let argv = ["rtchat", "serve", "--host", "127.0.0.1", "--port", "0", "--ui-port", "off", "--db", db];
     let cli = Cli::try_parse_from(argv.iter().chain(extra)).expect("test flags parse");
     let Sub::Serve(args) = cli.command;
     Config::from_args(&args).expect("test config is valid")
@@ -93,8 +96,7 @@ impl TestServer {
     /// adapter, so one suite proves the same protocol on both.
     pub async fn with(extra: &[&str]) -> Self {
         if SCALED.with(|s| s.get()) {
-            let services =
-                services::Services::from_env().expect("the scaled stack needs Redis and PostgreSQL");
+            let services = services::Services::from_env();
             let database = services.database().await;
             let prefix = services.prefix();
             let mut args = vec!["--redis", &services.redis, "--redis-prefix", &prefix];
@@ -159,11 +161,12 @@ pub struct Process {
     lines: std::sync::mpsc::Receiver<String>,
 }
 
-/// Two free loopback ports, for a server with a separate UI port.
-pub fn free_ports() -> (String, String) {
-    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    (a.local_addr().unwrap().port().to_string(), b.local_addr().unwrap().port().to_string())
+/// `reply` after checking it is a success (`ok: true`); a failure points at the
+/// caller's line.
+#[track_caller]
+pub fn ok(reply: Value) -> Value {
+    assert_eq!(reply["ok"], true, "expected ok, got {reply}");
+    reply
 }
 
 /// A room's whole history through the REST API, paging with `after`.

@@ -17,19 +17,17 @@ pub struct Database {
 }
 
 impl Services {
-    /// The services from the environment, or why they are missing. Under CI a
-    /// missing service is a failure, not a skip.
-    pub fn from_env() -> Option<Services> {
-        let redis = std::env::var("RTCHAT_TEST_REDIS_URL").ok().filter(|v| !v.is_empty());
-        let admin = std::env::var("RTCHAT_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty());
-        match (redis, admin) {
-            (Some(redis), Some(admin)) => Some(Services { redis, admin }),
-            _ => {
-                let reason = "set RTCHAT_TEST_REDIS_URL and RTCHAT_TEST_DATABASE_URL to run it (see README)";
-                assert!(std::env::var_os("CI").is_none(), "scaled-out tests cannot run under CI: {reason}");
-                eprintln!("skipped: this test needs Redis and PostgreSQL: {reason}");
-                None
-            }
+    /// The services from the environment. Tests that need them are
+    /// `#[ignore]`d; run with `--include-ignored` without them, they fail here
+    /// saying what to set.
+    #[track_caller]
+    pub fn from_env() -> Services {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        match (var("RTCHAT_TEST_REDIS_URL"), var("RTCHAT_TEST_DATABASE_URL")) {
+            (Some(redis), Some(admin)) => Services { redis, admin },
+            _ => panic!(
+                "this test needs Redis and PostgreSQL: set RTCHAT_TEST_REDIS_URL and RTCHAT_TEST_DATABASE_URL (see the README's \"Test it\")"
+            ),
         }
     }
 
@@ -47,6 +45,31 @@ impl Services {
     pub fn prefix(&self) -> String {
         format!("rtchat-test-{}", rtchat::chat::random_hex(6))
     }
+
+    /// The Redis server's `host:port`.
+    pub fn redis_addr(&self) -> String {
+        let (_, authority, _) = split_authority(&self.redis);
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        if host_port.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+            host_port.to_owned()
+        } else {
+            format!("{host_port}:6379")
+        }
+    }
+
+    /// The Redis URL, credentials and database kept, pointing at `addr` instead.
+    pub fn redis_at(&self, addr: std::net::SocketAddr) -> String {
+        let (scheme, authority, rest) = split_authority(&self.redis);
+        let user = authority.rsplit_once('@').map_or(String::new(), |(u, _)| format!("{u}@"));
+        format!("{scheme}{user}{addr}{rest}")
+    }
+}
+
+/// `url` as (`scheme://`, authority, path and query).
+fn split_authority(url: &str) -> (&str, &str, &str) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..].find(['/', '?']).map_or(url.len(), |i| start + i);
+    (&url[..start], &url[start..end], &url[end..])
 }
 
 /// `url` with its database name replaced.

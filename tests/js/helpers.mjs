@@ -4,7 +4,6 @@
 
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -37,7 +36,7 @@ export async function startServer(flags = []) {
     "--host", "127.0.0.1",
     "--port", "0",
     // One port unless the test asks for a UI port (clap refuses a repeated flag).
-    ...(flags.includes("--ui-port") ? [] : ["--ui-port", "0"]),
+    ...(flags.includes("--ui-port") ? [] : ["--ui-port", "off"]),
     "--db", join(dir, "chat.db"),
     "--json",
     ...flags,
@@ -155,18 +154,6 @@ export async function serverFor(t, flags = []) {
     assert.deepEqual(exit, { code: 0, signal: null }, `exit status after SIGTERM\n${server.stderr()}`);
   });
   return server;
-}
-
-/** A TCP port that was free a moment ago. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

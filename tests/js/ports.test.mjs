@@ -3,13 +3,15 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Inbox, ack, connected, freePort, ok, serverFor } from "./helpers.mjs";
+import { Inbox, ack, connected, ok, serverFor } from "./helpers.mjs";
 
 test("a client on the UI port and one on the backend port are in the same chat", async (t) => {
-  const uiPort = await freePort();
-  const server = await serverFor(t, ["--ui-port", String(uiPort)]);
-  assert.equal(server.uiUrl, `http://127.0.0.1:${uiPort}`, "ready.ui_url is the UI port");
-  assert.notEqual(server.uiUrl, server.url, "two different ports");
+  // --ui-port 0: the server picks a free UI port and reports it.
+  const server = await serverFor(t, ["--ui-port", "0"]);
+  const { backend, ui } = server.ready.ports;
+  assert.ok(ui > 0 && ui !== backend, `two different bound ports: ${JSON.stringify(server.ready.ports)}`);
+  assert.equal(server.uiUrl, `http://127.0.0.1:${ui}`, "ready.ui_url is the UI port");
+  assert.equal(server.url, `http://127.0.0.1:${backend}`, "ready.backend_url is the backend port");
 
   // Rich clients, one per port.
   const back = await server.rich("back");
@@ -54,9 +56,10 @@ test("a client on the UI port and one on the backend port are in the same chat",
   }
 });
 
-test("--ui-port 0 serves everything on the backend port", async (t) => {
-  const server = await serverFor(t, ["--ui-port", "0"]);
+test("--ui-port off serves everything on the backend port", async (t) => {
+  const server = await serverFor(t, ["--ui-port", "off"]);
   assert.equal(server.uiUrl, server.url);
+  assert.equal(server.ready.ports.ui, null, "no UI port is bound");
   const a = await server.rich("a", {}, server.uiUrl);
   ok(await ack(a, "room:join", { room: "solo" }));
 });

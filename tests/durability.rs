@@ -13,7 +13,8 @@ async fn acknowledged_messages_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("chat.db");
     let db = db.to_str().unwrap();
-    let args = ["--port", "0", "--ui-port", "off", "--db", db, "--rate-limit", "0"];
+    let args =
+        ["--port", "0", "--ui-port", "off", "--db", db, "--rate-limit", "0", "--rate-limit-per-ip", "0"];
     let server = Process::start(&args);
     let client = Client::rich(&server.url, "ann").await;
     ok(client.request("room:join", json!({ "room": "d" })).await);
@@ -51,8 +52,9 @@ async fn history_survives_a_graceful_restart() {
     let ann = Client::rich(&server.url, "ann").await;
     ok(ann.request("room:join", json!({ "room": "keep" })).await);
     let sent = ok(ann.request("message:send", json!({ "room": "keep", "text": "still here" })).await);
-    let created = ok(ann.request("room:create", json!({ "room": "vault", "private": true })).await);
-    let key = created["key"].as_str().unwrap().to_owned();
+    let created = ok(ann.request("room:create", json!({ "private": true, "name": "vault" })).await);
+    let (vault, key) =
+        (created["room"]["id"].as_str().unwrap().to_owned(), created["key"].as_str().unwrap().to_owned());
     drop(ann);
     server.stop().await;
 
@@ -60,8 +62,9 @@ async fn history_survives_a_graceful_restart() {
     let bob = Client::rich(&server.url, "bob").await;
     let joined = ok(bob.request("room:join", json!({ "room": "keep" })).await);
     assert_eq!(joined["history"], json!([sent["message"]]));
-    assert_eq!(bob.request("room:join", json!({ "room": "vault" })).await["error"]["code"], "forbidden");
-    ok(bob.request("room:join", json!({ "room": "vault", "key": key })).await);
+    assert_eq!(bob.request("room:join", json!({ "room": vault })).await["error"]["code"], "not_found");
+    let joined = ok(bob.request("room:join", json!({ "room": vault, "key": key })).await);
+    assert_eq!(joined["room"]["name"], "vault", "the name survives the restart");
     let next = ok(bob.request("message:send", json!({ "room": "keep", "text": "later" })).await);
     assert!(
         next["message"]["id"].as_str() > sent["message"]["id"].as_str(),

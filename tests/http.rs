@@ -33,8 +33,8 @@ async fn health_info_rooms_and_messages() {
     let ann = Client::rich(u, "ann").await;
     ok(ann.request("room:join", json!({ "room": "pub" })).await);
     let sent = ok(ann.request("message:send", json!({ "room": "pub", "text": "<b>hi</b>" })).await);
-    let created = ok(ann.request("room:create", json!({ "room": "priv", "private": true })).await);
-    let key = created["key"].as_str().unwrap();
+    let created = ok(ann.request("room:create", json!({ "private": true, "name": "priv" })).await);
+    let (private, key) = (created["room"]["id"].as_str().unwrap(), created["key"].as_str().unwrap());
 
     let (status, rooms) = get(&format!("{u}/api/rooms")).await;
     assert_eq!(status, StatusCode::OK);
@@ -50,21 +50,23 @@ async fn health_info_rooms_and_messages() {
     let id = sent["message"]["id"].as_str().unwrap();
     assert_eq!(get(&format!("{u}/api/rooms/pub/messages?before={id}")).await.1["messages"], json!([]));
 
+    let locked = format!("/api/rooms/{private}/messages");
+    let wrong_key = format!("{locked}?key=wrong");
     for (path, want, code) in [
         ("/api/rooms/nope/messages", StatusCode::NOT_FOUND, "not_found"),
         ("/api/rooms/bad%20room/messages", StatusCode::BAD_REQUEST, "bad_request"),
         ("/api/rooms/pub/messages?limit=0", StatusCode::BAD_REQUEST, "bad_request"),
         ("/api/rooms/pub/messages?limit=x", StatusCode::BAD_REQUEST, "bad_request"),
         ("/api/rooms/pub/messages?after=zz", StatusCode::BAD_REQUEST, "bad_request"),
-        ("/api/rooms/priv/messages", StatusCode::FORBIDDEN, "forbidden"),
-        ("/api/rooms/priv/messages?key=wrong", StatusCode::FORBIDDEN, "forbidden"),
+        (locked.as_str(), StatusCode::NOT_FOUND, "not_found"),
+        (wrong_key.as_str(), StatusCode::NOT_FOUND, "not_found"),
         ("/api/nothing-here", StatusCode::NOT_FOUND, "not_found"),
     ] {
         let (status, body) = get(&format!("{u}{path}")).await;
         assert_eq!(status, want, "{path}");
         assert_eq!(body["error"]["code"], code, "{path}: {body}");
     }
-    assert_eq!(get(&format!("{u}/api/rooms/priv/messages?key={key}")).await.0, StatusCode::OK);
+    assert_eq!(get(&format!("{u}/api/rooms/{private}/messages?key={key}")).await.0, StatusCode::OK);
 }
 
 #[tokio::test]

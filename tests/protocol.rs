@@ -66,7 +66,7 @@ both_stacks! {
     }
 
     async fn messages_arrive_in_id_order_and_history_matches() {
-        let server = TestServer::with(&["--rate-limit", "0"]).await;
+        let server = TestServer::with(&["--rate-limit", "0", "--rate-limit-per-ip", "0"]).await;
         let ann = Client::rich(&server.url, "ann").await;
         let bob = Client::rich(&server.url, "bob").await;
         ok(ann.request("room:join", json!({ "room": "r" })).await);
@@ -118,7 +118,7 @@ both_stacks! {
     }
 
     async fn history_pages() {
-        let server = TestServer::with(&["--rate-limit", "0"]).await;
+        let server = TestServer::with(&["--rate-limit", "0", "--rate-limit-per-ip", "0"]).await;
         let ann = Client::rich(&server.url, "ann").await;
         ok(ann.request("room:join", json!({ "room": "h" })).await);
         let mut ids = Vec::new();
@@ -156,7 +156,7 @@ both_stacks! {
     }
 
     async fn reconnect_catches_up_with_history_after_without_gap_or_duplicate() {
-        let server = TestServer::with(&["--rate-limit", "0"]).await;
+        let server = TestServer::with(&["--rate-limit", "0", "--rate-limit-per-ip", "0"]).await;
         let ann = Client::rich(&server.url, "ann").await;
         ok(ann.request("room:join", json!({ "room": "r" })).await);
         let bob = Client::rich(&server.url, "bob").await;
@@ -236,37 +236,36 @@ both_stacks! {
         let ann = Client::rich(&server.url, "ann").await;
         let eve = Client::rich(&server.url, "eve").await;
 
-        let created = ok(ann.request("room:create", json!({ "room": "secret", "private": true })).await);
-        assert_eq!(created["room"], json!({ "id": "secret", "private": true }));
+        let created = ok(ann.request("room:create", json!({ "private": true, "name": "secret" })).await);
+        let secret = created["room"]["id"].as_str().unwrap().to_owned();
+        assert_eq!(created["room"], json!({ "id": secret, "private": true, "name": "secret" }));
         let key = created["key"].as_str().unwrap().to_owned();
         assert!(key.len() >= 32);
-        assert_eq!(
-            code(&ann.request("room:create", json!({ "room": "secret", "private": false })).await),
-            "bad_request"
-        );
+        ok(ann.request("room:create", json!({ "room": "taken" })).await);
+        assert_eq!(code(&ann.request("room:create", json!({ "room": "taken" })).await), "bad_request");
 
-        assert_eq!(code(&eve.request("room:join", json!({ "room": "secret" })).await), "forbidden");
+        assert_eq!(code(&eve.request("room:join", json!({ "room": secret })).await), "not_found");
         assert_eq!(
-            code(&eve.request("room:join", json!({ "room": "secret", "key": "wrong" })).await),
-            "forbidden"
+            code(&eve.request("room:join", json!({ "room": secret, "key": "wrong" })).await),
+            "not_found"
         );
-        assert_eq!(code(&eve.request("history", json!({ "room": "secret" })).await), "forbidden");
+        assert_eq!(code(&eve.request("history", json!({ "room": secret })).await), "not_found");
         assert_eq!(
-            code(&eve.request("message:send", json!({ "room": "secret", "text": "hi" })).await),
+            code(&eve.request("message:send", json!({ "room": secret, "text": "hi" })).await),
             "forbidden"
         );
         let listed = ok(eve.request("rooms:list", Value::Null).await);
         assert!(
-            !listed["rooms"].as_array().unwrap().iter().any(|r| r["id"] == "secret"),
+            !listed["rooms"].as_array().unwrap().iter().any(|r| r["id"] == secret.as_str()),
             "hidden from non-members"
         );
 
-        let joined = ok(ann.request("room:join", json!({ "room": "secret", "key": key })).await);
+        let joined = ok(ann.request("room:join", json!({ "room": secret, "key": key })).await);
         assert_eq!(joined["room"]["private"], true);
-        ok(ann.request("message:send", json!({ "room": "secret", "text": "psst" })).await);
+        ok(ann.request("message:send", json!({ "room": secret, "text": "psst" })).await);
         let listed = ok(ann.request("rooms:list", Value::Null).await);
-        let secret = listed["rooms"].as_array().unwrap().iter().find(|r| r["id"] == "secret").cloned();
-        assert_eq!(secret, Some(json!({ "id": "secret", "private": true, "members": 1 })));
+        let found = listed["rooms"].as_array().unwrap().iter().find(|r| r["id"] == secret.as_str()).cloned();
+        assert_eq!(found, Some(json!({ "id": secret, "private": true, "name": "secret", "members": 1 })));
 
         let generated = ok(ann.request("room:create", json!({ "private": false })).await);
         assert_eq!(generated["room"]["private"], false);

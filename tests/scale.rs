@@ -38,6 +38,8 @@ async fn cluster(services: &Services, n: usize, redis: Option<&str>) -> Cluster 
                 &prefix,
                 "--rate-limit",
                 "0",
+                "--rate-limit-per-ip",
+                "0",
             ])
         })
         .collect();

@@ -124,31 +124,36 @@ test("private rooms: create returns a key; join needs it", async (t) => {
   const eve = await server.rich("eve");
   const zed = await server.rich("zed");
 
-  const created = ok(await ack(ann, "room:create", { room: "secret", private: true }));
-  assert.deepEqual(created.room, { id: "secret", private: true });
+  // The server picks a private room's id; the name is for people.
+  const created = ok(await ack(ann, "room:create", { private: true, name: "secret" }));
+  const secret = created.room.id;
+  assert.match(secret, /^p-[a-z2-7]{16}$/);
+  assert.deepEqual(created.room, { id: secret, private: true, name: "secret" });
   assert.equal(typeof created.key, "string");
   assert.ok(created.key.length > 0);
-  ok(await ack(ann, "room:join", { room: "secret", key: created.key }));
+  assert.equal(errorCode(await ack(ann, "room:create", { room: "lobby", private: true })), "bad_request", "no squatting");
+  ok(await ack(ann, "room:join", { room: secret, key: created.key }));
 
-  const wrong = await ack(eve, "room:join", { room: "secret", key: "wrong" });
-  assert.equal(errorCode(wrong), "forbidden", "wrong key");
+  // Without the key it is answered like a room that does not exist.
+  const wrong = await ack(eve, "room:join", { room: secret, key: "wrong" });
+  assert.equal(errorCode(wrong), "not_found", "wrong key");
   assert.deepEqual(Object.keys(wrong).sort(), ["error", "ok"], JSON.stringify(wrong));
-  assert.equal(errorCode(await ack(eve, "room:join", { room: "secret" })), "forbidden", "no key");
-  assert.equal(errorCode(await ack(eve, "history", { room: "secret" })), "forbidden");
-  assert.equal(errorCode(await ack(eve, "message:send", { room: "secret", text: "hi" })), "forbidden");
+  assert.equal(errorCode(await ack(eve, "room:join", { room: secret })), "not_found", "no key");
+  assert.equal(errorCode(await ack(eve, "history", { room: secret })), "not_found");
+  assert.equal(errorCode(await ack(eve, "message:send", { room: secret, text: "hi" })), "forbidden");
 
-  const joined = ok(await ack(eve, "room:join", { room: "secret", key: created.key }));
-  assert.deepEqual(joined.room, { id: "secret", private: true });
+  const joined = ok(await ack(eve, "room:join", { room: secret, key: created.key }));
+  assert.deepEqual(joined.room, { id: secret, private: true, name: "secret" });
   assert.deepEqual(joined.members.map((u) => u.name).sort(), ["ann", "eve"]);
 
   const eveNew = new Inbox(eve, "message:new");
-  const m = ok(await ack(ann, "message:send", { room: "secret", text: "psst" })).message;
+  const m = ok(await ack(ann, "message:send", { room: secret, text: "psst" })).message;
   assert.deepEqual(await eveNew.next(), m);
 
   const forMember = ok(await ack(ann, "rooms:list")).rooms;
-  assert.deepEqual(forMember.find((r) => r.id === "secret"), { id: "secret", private: true, members: 2 });
+  assert.deepEqual(forMember.find((r) => r.id === secret), { id: secret, private: true, name: "secret", members: 2 });
   const forOutsider = ok(await ack(zed, "rooms:list")).rooms;
-  assert.equal(forOutsider.some((r) => r.id === "secret"), false, "private rooms are hidden from non-members");
+  assert.equal(forOutsider.some((r) => r.id === secret), false, "private rooms are hidden from non-members");
 
   // A generated public room has an id and no key.
   const generated = ok(await ack(zed, "room:create", { private: false }));

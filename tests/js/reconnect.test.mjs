@@ -61,7 +61,7 @@ function chatClient(socket, { onCaughtUp } = {}) {
 
 for (const transport of ["websocket", "polling"]) {
   test(`reconnect over ${transport}: history after the last id fills the gap exactly once`, async (t) => {
-    const server = await serverFor(t, ["--rate-limit", "0"]);
+    const server = await serverFor(t, ["--rate-limit", "0", "--rate-limit-per-ip", "0"]);
     const ann = await server.rich("ann");
     ok(await ack(ann, "room:join", { room: ROOM }));
     const annLeft = new Inbox(ann, "presence:leave");

@@ -59,6 +59,8 @@ export async function startServer({ token, rateLimit = 0, extraArgs = [] } = {})
     '--db', join(dir, 'chat.db'),
     '--json',
     '--rate-limit', String(rateLimit),
+    // One browser is one address: a test that sends freely is not held to the address budget.
+    '--rate-limit-per-ip', rateLimit === 0 ? '0' : '60',
     ...(token ? ['--token', token] : []),
     ...extraArgs,
   ];

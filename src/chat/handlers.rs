@@ -1,35 +1,25 @@
 //! What each client event does. Every request is validated before anything
 //! changes; a refusal goes back in the ack, or as `chat:error` when the client
-//! asked for no ack.
-//!
-//! Handlers take a [`Request`]: the arriving event's name, its connection's
-//! [`Session`], how to answer, and its place in the connection's queue. Its
-//! [`Request::answer`] runs the handler's body in order and in the
-//! connection's tracing span, and answers exactly once.
+//! asked for no ack. Handlers take a [`Request`] (see [`super::request`]).
 
-use std::future::Future;
 use std::sync::Arc;
 
-use serde::Serialize;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
-use socketioxide::handler::{FromConnectParts, FromDisconnectParts, FromMessageParts, Value};
-use socketioxide::socket::{DisconnectReason, Socket};
-use socketioxide_core::parser::ParserError;
+use socketioxide::extract::{AckSender, Event, SocketRef, State};
 use tracing::Instrument;
 
 use super::access::{self, Pass};
 use super::actions::{
     announce, announce_typing, enter, forget_if_unused, join, leave, list_rooms, read_history, room_to_spare,
-    send,
 };
-use super::error::{ChatError, ErrorAck, ErrorCode, ErrorEvent};
+use super::error::{ChatError, ErrorAck, ErrorEvent};
 use super::protocol::{event, *};
+use super::request::{AsksAck, Conn, Ctx, Request};
 use super::rooms;
-use super::session::{Session, Ticket, Turn};
+use super::session::Session;
 use super::{ChatState, random_hex, validate};
-use crate::model::{Message, Room};
+use crate::model::Room;
 
 /// Installs the event handlers on a connection that passed the handshake.
 pub(super) fn install<A: Adapter>(s: &SocketRef<A>) {
@@ -46,36 +36,6 @@ pub(super) fn install<A: Adapter>(s: &SocketRef<A>) {
     s.on_disconnect(on_disconnect::<A>);
 }
 
-/// A socket without a [`Session`]: its handshake did not finish. Handlers are
-/// installed only after the session is attached, so this cannot happen.
-#[derive(Debug, thiserror::Error)]
-#[error("the connection has no session")]
-pub struct NoSession;
-
-fn session_of<A: Adapter>(s: &Socket<A>) -> Result<Arc<Session>, NoSession> {
-    s.extensions.get::<Arc<Session>>().ok_or(NoSession)
-}
-
-/// A connection and its session, for the connect and disconnect handlers.
-pub(super) struct Conn<A: Adapter> {
-    socket: SocketRef<A>,
-    me: Arc<Session>,
-}
-
-impl<A: Adapter> FromConnectParts<A> for Conn<A> {
-    type Error = NoSession;
-    fn from_connect_parts(s: &Arc<Socket<A>>, _: &Option<Value>) -> Result<Self, NoSession> {
-        Ok(Conn { socket: SocketRef::from(s.clone()), me: session_of(s)? })
-    }
-}
-
-impl<A: Adapter> FromDisconnectParts<A> for Conn<A> {
-    type Error = NoSession;
-    fn from_disconnect_parts(s: &Arc<Socket<A>>, _: DisconnectReason) -> Result<Self, NoSession> {
-        Ok(Conn { socket: SocketRef::from(s.clone()), me: session_of(s)? })
-    }
-}
-
 /// The handler once the handshake has admitted the connection.
 pub(super) async fn on_connect<A: Adapter>(conn: Conn<A>) {
     let Conn { socket, me } = conn;
@@ -84,176 +44,6 @@ pub(super) async fn on_connect<A: Adapter>(conn: Conn<A>) {
     if let Some(e) = refused {
         let refusal = ErrorEvent { event: event::CONNECT, code: e.code, message: &e.message };
         let _ = socket.emit(event::CHAT_ERROR, &refusal);
-    }
-}
-
-/// An arriving event: its name, its payload of type `T` (or why it could
-/// not be read), its connection, how to answer it, and its place in the
-/// connection's queue, taken synchronously when the event arrives (see [`Ticket`]).
-struct Request<A: Adapter, T> {
-    event: &'static str,
-    data: Result<T, ParserError>,
-    socket: SocketRef<A>,
-    me: Arc<Session>,
-    ack: AckSender<A>,
-    has_ack: bool,
-    ticket: Ticket,
-}
-
-/// What an event carries: read by [`Request`] before its handler runs.
-trait Payload: Sized {
-    fn decode<A: Adapter>(
-        s: &Arc<Socket<A>>,
-        v: &mut Value,
-        ack_id: &Option<i64>,
-    ) -> Result<Self, ParserError>;
-}
-
-macro_rules! payloads {
-    ($($t:ty),*) => {$(
-        impl Payload for $t {
-            fn decode<A: Adapter>(s: &Arc<Socket<A>>, v: &mut Value, ack: &Option<i64>) -> Result<Self, ParserError> {
-                let Ok(TryData(data)) = TryData::from_message_parts(s, v, ack);
-                data
-            }
-        }
-    )*};
-}
-payloads!(String, JoinRequest, LeaveRequest, CreateRequest, SendRequest, TypingRequest, HistoryRequest);
-
-/// `rooms:list` may come without a payload: that is the first page.
-impl Payload for RoomsRequest {
-    fn decode<A: Adapter>(s: &Arc<Socket<A>>, v: &mut Value, ack: &Option<i64>) -> Result<Self, ParserError> {
-        let args = v.as_str().and_then(|s| serde_json::from_str::<Vec<serde::de::IgnoredAny>>(s).ok());
-        if args.is_some_and(|args| args.len() < 2) {
-            return Ok(Self::default());
-        }
-        let Ok(TryData(data)) = TryData::from_message_parts(s, v, ack);
-        data
-    }
-}
-
-impl<A: Adapter, T: Payload> FromMessageParts<A> for Request<A, T> {
-    type Error = NoSession;
-    fn from_message_parts(
-        s: &Arc<Socket<A>>,
-        v: &mut Value,
-        ack_id: &Option<i64>,
-    ) -> Result<Self, NoSession> {
-        let me = session_of(s)?;
-        let name = Event::from_message_parts(s, v, ack_id).map(|e| e.0).unwrap_or_default();
-        let Ok(ack) = AckSender::from_message_parts(s, v, ack_id);
-        Ok(Request {
-            // Handlers are installed for these names only.
-            event: event::FROM_CLIENT.into_iter().find(|e| *e == name).unwrap_or("unknown"),
-            data: T::decode(s, v, ack_id),
-            socket: SocketRef::from(s.clone()),
-            ack,
-            has_ack: ack_id.is_some(),
-            ticket: me.ticket(),
-            me,
-        })
-    }
-}
-
-/// What a handler's body works with.
-struct Ctx<A: Adapter> {
-    socket: SocketRef<A>,
-    me: Arc<Session>,
-}
-
-/// How to answer a request: its ack, else failures as `chat:error`.
-struct Reply<A: Adapter> {
-    event: &'static str,
-    socket: SocketRef<A>,
-    ack: AckSender<A>,
-    has_ack: bool,
-}
-
-impl<A: Adapter> Reply<A> {
-    fn send<T: Serialize>(self, result: Result<T, ChatError>) {
-        match result {
-            Ok(body) if self.has_ack => {
-                let _ = self.ack.send(&body);
-            }
-            Ok(_) => {}
-            Err(e) if self.has_ack => {
-                let _ = self.ack.send(&ErrorAck { ok: false, error: &e });
-            }
-            Err(e) => {
-                let event = ErrorEvent { event: self.event, code: e.code, message: &e.message };
-                let _ = self.socket.emit(event::CHAT_ERROR, &event);
-            }
-        }
-    }
-}
-
-impl<A: Adapter, T> Request<A, T> {
-    fn split(self) -> (Ctx<A>, Result<T, ChatError>, Reply<A>, Ticket) {
-        let Request { event, data, socket, me, ack, has_ack, ticket } = self;
-        let data = data.map_err(|e| ChatError::bad_request(format!("malformed {event} payload: {e}")));
-        let reply = Reply { event, socket: socket.clone(), ack, has_ack };
-        (Ctx { socket, me }, data, reply, ticket)
-    }
-
-    /// Runs `body` with the payload once the connection's earlier events are
-    /// done, in the connection's span, and answers with its result (a payload
-    /// that could not be read is answered `bad_request`).
-    async fn answer<R, F, Fut>(self, body: F)
-    where
-        R: Serialize,
-        F: FnOnce(Ctx<A>, T) -> Fut,
-        Fut: Future<Output = Result<R, ChatError>>,
-    {
-        let span = self.me.span.clone();
-        let (cx, data, reply, ticket) = self.split();
-        async move {
-            let turn = ticket.wait().await;
-            let result = match data {
-                _ if !cx.me.try_request() => Err(ChatError::new(
-                    ErrorCode::RateLimited,
-                    "you are making requests too fast; wait a moment and try again",
-                )),
-                Ok(data) => body(cx, data).await,
-                Err(e) => Err(e),
-            };
-            reply.send(result);
-            drop(turn);
-        }
-        .instrument(span)
-        .await
-    }
-
-    /// Sends a message: validation and queueing hold the connection's turn;
-    /// the answer comes from the pipeline once the message is stored.
-    async fn send_message(
-        self,
-        chat: &ChatState,
-        request: impl FnOnce(&Ctx<A>, T) -> Result<SendRequest, ChatError>,
-    ) {
-        let span = self.me.span.clone();
-        let (cx, data, reply, ticket) = self.split();
-        async move {
-            let turn: Turn = ticket.wait().await;
-            match data.and_then(|data| request(&cx, data)) {
-                Ok(request) => send(&cx.socket, &cx.me, chat, turn, request, answer_send(chat, reply)).await,
-                Err(e) => reply.send::<SendAck>(Err(e)),
-            }
-        }
-        .instrument(span)
-        .await
-    }
-}
-
-/// Answers a send once the pipeline is done with it, and counts it.
-fn answer_send<A: Adapter>(
-    chat: &ChatState,
-    reply: Reply<A>,
-) -> impl FnOnce(Result<Message, ChatError>) + Send + 'static {
-    let chat = chat.clone();
-    move |sent| {
-        chat.metrics.record_send(&sent);
-        reply.send(sent.map(|message| SendAck { ok: true, message }));
     }
 }
 
@@ -392,20 +182,6 @@ async fn on_rooms_list<A: Adapter>(
         Ok(RoomsAck { ok: true, rooms, next })
     })
     .await
-}
-
-/// Whether an arriving event asked for an ack.
-struct AsksAck(bool);
-
-impl<A: Adapter> FromMessageParts<A> for AsksAck {
-    type Error = std::convert::Infallible;
-    fn from_message_parts(
-        _: &Arc<Socket<A>>,
-        _: &mut Value,
-        ack_id: &Option<i64>,
-    ) -> Result<Self, Self::Error> {
-        Ok(AsksAck(ack_id.is_some()))
-    }
 }
 
 /// An event the protocol does not have: refused through its ack, if it asked

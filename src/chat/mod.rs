@@ -4,7 +4,8 @@
 //! - [`protocol`]: event names, requests, replies and the wire shape of the
 //!   domain types (the public API, see docs/protocol.md); [`error`]: refusals;
 //! - [`handshake`]: who connects, and whether they may;
-//! - [`handlers`]: what each client event does, and [`actions`]: the steps they share;
+//! - [`handlers`]: what each client event does, [`request`]: the request each
+//!   takes (order, span, one answer), and [`actions`]: the steps they share;
 //! - [`access`]: the access token and private-room admission, for every path;
 //! - [`session`]: what the server keeps per connection (order, rate, typing);
 //! - [`rooms`]: chat rooms as adapter rooms, and presence read back from them;
@@ -21,6 +22,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod protocol;
 pub mod ratelimit;
+pub mod request;
 pub mod rooms;
 pub mod session;
 pub mod validate;

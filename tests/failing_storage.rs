@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::proxy::{Proxy, address, through};
 use common::services::Services;
-use common::{Client, TestServer, binary, rest_history};
+use common::{Client, Process, TestServer, binary, rest_history};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -212,4 +212,101 @@ async fn starting_against_a_stalled_service_gives_up_within_10_s_in_one_line() {
         assert!(took < Duration::from_secs(10), "{args:?} gave up after {took:?}");
         one_line_naming(&stderr, &names);
     }
+}
+
+#[tokio::test]
+async fn a_deleted_or_replaced_database_file_refuses_sends_and_fails_health() {
+    for replace in [false, true] {
+        let server = TestServer::start().await;
+        let ann = Client::rich(&server.url, "ann").await;
+        assert_eq!(ann.request("room:join", json!({ "room": "f" })).await["ok"], true);
+        assert_eq!(send(&ann, "f", "kept", None).await["ok"], true);
+        if replace {
+            let copy = server.db.with_extension("copy");
+            std::fs::copy(&server.db, &copy).unwrap();
+            std::fs::rename(&copy, &server.db).unwrap();
+        } else {
+            std::fs::remove_file(&server.db).unwrap();
+        }
+        let why = refused(&send(&ann, "f", "lost?", Some("c1")).await).to_owned();
+        assert!(why.contains("deleted or replaced") && why.contains("restart"), "replace={replace}: {why}");
+        let (status, body) = health(&server.url).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "replace={replace}: {body}");
+        assert!(body["db"].as_str().unwrap().contains("deleted or replaced"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_write_is_reported_until_writes_succeed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    // A write past RLIMIT_FSIZE fails with EFBIG, as root too; the signal that
+    // would kill the process for it is ignored, so the write just fails.
+    let server = Process::start_after(
+        "trap '' XFSZ",
+        &["--port", "0", "--ui-port", "off", "--db", db.to_str().unwrap(), "--rate-limit", "0"],
+    );
+    let size = |name: &str| std::fs::metadata(dir.path().join(name)).map_or(0, |m| m.len());
+    let limit = size("chat.db").max(size("chat.db-wal")) + 64 * 1024;
+    let prlimit = |value: &str| {
+        let status = std::process::Command::new("prlimit")
+            .args(["--pid", &server.pid.to_string(), &format!("--fsize={value}:unlimited")])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    prlimit(&limit.to_string());
+
+    let ann = Client::rich(&server.url, "ann").await;
+    assert_eq!(ann.request("room:join", json!({ "room": "w" })).await["ok"], true);
+    let text = "x".repeat(4000);
+    let mut acked = Vec::new();
+    let mut refusal = None;
+    for i in 0..200 {
+        let ack = send(&ann, "w", &text, Some(&format!("c{i}"))).await;
+        if ack["ok"] == true {
+            acked.push(ack["message"].clone());
+        } else {
+            refusal = Some(ack);
+            break;
+        }
+    }
+    let refusal = refusal.expect("a write failed once the WAL outgrew the limit");
+    refused(&refusal);
+    let (status, body) = health(&server.url).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["db"].as_str().unwrap().contains("the last write failed"), "{body}");
+
+    prlimit("unlimited");
+    acked.push(send_until_ok(&ann, "w", "space again", None).await["message"].clone());
+    assert_eq!(health(&server.url).await.0, StatusCode::OK);
+    assert_eq!(rest_history(&server.url, "w").await, acked, "every acknowledged message, nothing else");
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_database_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let db = db.to_str().unwrap();
+    let args = ["--port", "0", "--ui-port", "off", "--db", db];
+    let mut first = Process::start(&args);
+
+    let (status, stderr, took) = failed_start(&args).await;
+    assert!(!status.success());
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    one_line_naming(&stderr, &[db, "--db", "another rtchat server"]);
+
+    let ann = Client::rich(&first.url, "ann").await;
+    assert_eq!(ann.request("room:join", json!({ "room": "one" })).await["ok"], true);
+    let sent = send(&ann, "one", "still working", None).await;
+    assert_eq!(sent["ok"], true, "the first server keeps working: {sent}");
+    drop(ann);
+    first.signal("TERM");
+    assert!(first.wait_exit(Duration::from_secs(5)).expect("stops").success());
+
+    let next = Process::start(&args);
+    assert_eq!(rest_history(&next.url, "one").await, vec![sent["message"].clone()]);
+    // In memory there is no file to share.
+    let memory = ["--port", "0", "--ui-port", "off", "--db", "memory"];
+    let _both = (Process::start(&memory), Process::start(&memory));
 }

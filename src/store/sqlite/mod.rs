@@ -1,5 +1,10 @@
 //! The SQLite store: one writer connection that commits whole batches, and a few
 //! read-only connections so history reads never wait behind a commit (WAL mode).
+//! A file database is locked against a second server, and writes are refused
+//! once the file is deleted or replaced ([`file`]).
+
+mod file;
+mod schema;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,34 +13,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row, seq_param};
-use super::{Appended, DbTarget, Page, Store, StoreError};
+use self::file::{FileGuard, LastWrite};
 use crate::model::{Message, NewMessage, Room, now_ms};
+use crate::store::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row, seq_param};
+use crate::store::{Appended, DbTarget, Page, Store, StoreError};
 
 /// Read-only connections opened beside the writer for file databases.
 const READERS: usize = 2;
-
-/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
-    CREATE TABLE rooms (
-        id         TEXT PRIMARY KEY,
-        private    INTEGER NOT NULL,
-        key_hash   BLOB,
-        created_at INTEGER NOT NULL
-    ) STRICT;
-    CREATE TABLE messages (
-        seq        INTEGER PRIMARY KEY,
-        room       TEXT NOT NULL,
-        user_id    TEXT NOT NULL,
-        user_name  TEXT NOT NULL,
-        text       TEXT NOT NULL,
-        ts         INTEGER NOT NULL,
-        client_id  TEXT
-    ) STRICT;
-    CREATE INDEX messages_by_room ON messages (room, seq);
-    CREATE UNIQUE INDEX messages_resend ON messages (room, user_name, client_id)
-        WHERE client_id IS NOT NULL;
-"#];
 
 /// SQLite behind the [`Store`] trait.
 #[derive(Clone)]
@@ -44,6 +28,10 @@ pub struct SqliteStore {
 }
 
 struct Inner {
+    /// The file's lock and identity; `None` in memory.
+    file: Option<FileGuard>,
+    /// Whether the last write failed, for the health check.
+    last_write: LastWrite,
     writer: Mutex<Option<Writer>>,
     readers: Vec<Mutex<Option<Connection>>>,
     next_reader: AtomicUsize,
@@ -101,7 +89,10 @@ impl SqliteStore {
         // power cut, not only a crash. Group commit keeps that affordable.
         conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
         conn.pragma_update(None, "foreign_keys", true).map_err(backend)?;
-        migrate(&conn)?;
+        // Only once the file proved to be a database, so that a wrong --db
+        // leaves no lock file behind.
+        let file = path.map(|p| FileGuard::lock(p)?.opened()).transpose()?;
+        schema::migrate(&conn)?;
         let last: Option<i64> =
             conn.query_row("SELECT MAX(seq) FROM messages", [], |r| r.get(0)).map_err(backend)?;
         let next_seq = last.map_or(1, |s| s as u64 + 1);
@@ -114,6 +105,8 @@ impl SqliteStore {
         };
         Ok(Self {
             inner: Arc::new(Inner {
+                file,
+                last_write: LastWrite::default(),
                 writer: Mutex::new(Some(Writer { conn, next_seq })),
                 readers,
                 next_reader: AtomicUsize::new(0),
@@ -121,14 +114,21 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` on the writer connection off the async threads.
+    /// Runs `f` on the writer connection off the async threads, unless the
+    /// file is gone; remembers whether it failed.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        blocking(move || f(lock(&inner.writer).as_mut().ok_or(StoreError::Closed)?)).await
+        blocking(move || {
+            inner.file.as_ref().map_or(Ok(()), FileGuard::check)?;
+            let outcome = f(lock(&inner.writer).as_mut().ok_or(StoreError::Closed)?);
+            inner.last_write.record(&outcome);
+            outcome
+        })
+        .await
     }
 
     /// Runs `f` on a reader connection (the writer for in-memory databases).
@@ -155,22 +155,6 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
     conn.pragma_update(None, "busy_timeout", 5000).map_err(backend)?;
     Ok(conn)
-}
-
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: usize =
-        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map_err(backend)? as usize;
-    if version > MIGRATIONS.len() {
-        return Err(StoreError::Backend(format!(
-            "the database was written by a newer rtchat (schema {version}, this one knows {})",
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let batch = format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1);
-        conn.execute_batch(&batch).map_err(backend)?;
-    }
-    Ok(())
 }
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
@@ -301,6 +285,8 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.file.as_ref().map_or(Ok(()), FileGuard::check)?;
+        self.inner.last_write.check()?;
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
 
@@ -311,10 +297,11 @@ impl Store for SqliteStore {
                 lock(reader).take();
             }
             let writer = lock(&inner.writer).take();
-            if let Some(w) = writer {
-                w.conn.close().map_err(|(_, e)| backend(e))?;
+            let closed = writer.map_or(Ok(()), |w| w.conn.close().map_err(|(_, e)| backend(e)));
+            if let Some(file) = &inner.file {
+                file.release();
             }
-            Ok(())
+            closed
         })
         .await
     }

@@ -112,7 +112,10 @@ async fn a_stalled_postgres_is_refused_promptly_reported_and_recovered_from() {
     let proxy = Proxy::start(&address(&db.url)).await;
     let server = TestServer::on(Path::new(&through(&db.url, &proxy)), &["--rate-limit", "0"]).await;
     let ann = Client::rich(&server.url, "ann").await;
-    assert_eq!(ann.request("room:join", json!({ "room": "s" })).await["ok"], true);
+    let bob = Client::rich(&server.url, "bob").await;
+    for client in [&ann, &bob] {
+        assert_eq!(client.request("room:join", json!({ "room": "s" })).await["ok"], true);
+    }
     let mut acked = vec![send(&ann, "s", "before", None).await];
     assert_eq!(acked[0]["ok"], true);
 
@@ -150,6 +153,12 @@ async fn a_stalled_postgres_is_refused_promptly_reported_and_recovered_from() {
     let resent = send_until_ok(&ann, "s", "maybe", Some("c-maybe")).await;
     assert_eq!(resent["message"]["id"], format!("{:016x}", stored[0]), "the resend is the stored copy");
     acked.push(resent);
+
+    // Members see every stored message once, the settled one included.
+    for ack in &acked {
+        assert_eq!(bob.next("message:new").await, ack["message"]);
+    }
+    assert_eq!(bob.drain("message:new").await, Vec::<Value>::new(), "nothing twice");
 
     let history = rest_history(&server.url, "s").await;
     let maybes = history.iter().filter(|m| m["clientId"] == "c-maybe").count();

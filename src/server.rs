@@ -120,10 +120,13 @@ pub async fn start(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
     let store = store::open(&config.db).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the history database at {}: {e}; choose another location with --db PATH (or --db memory)",
-            config.db
-        )
+        let fix = match config.db {
+            store::DbTarget::Postgres(_) => {
+                "check that PostgreSQL is running and reachable, or choose another database with --db URL"
+            }
+            _ => "choose another location with --db PATH (or --db memory)",
+        };
+        anyhow::anyhow!("cannot open the history database at {}: {e}; {fix}", config.db)
     })?;
     let builder = SocketIo::builder()
         .max_payload(MAX_PAYLOAD)

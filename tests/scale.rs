@@ -233,7 +233,7 @@ async fn losing_redis_is_reported_refuses_sends_and_recovers() {
     let services = Services::from_env();
     // The processes reach Redis through a proxy that can play it going away,
     // without disturbing anything else that uses the shared Redis.
-    let redis = Proxy::start(services.redis_addr());
+    let redis = Proxy::start(&services.redis_addr());
     let c = cluster(&services, 2, Some(&services.redis_at(redis.addr))).await;
     let a = Client::rich(&c.nodes[0].url, "a").await;
     let b = Client::rich(&c.nodes[1].url, "b").await;
@@ -249,7 +249,7 @@ async fn losing_redis_is_reported_refuses_sends_and_recovers() {
     let refused = a.request("message:send", json!({ "room": "o", "text": "during" })).await;
     assert_eq!(refused["error"]["code"], "unavailable", "{refused}");
 
-    redis.restore();
+    redis.resume();
     for node in &c.nodes {
         health_until(&node.url, |b| b["status"] == "ok").await;
     }

@@ -92,6 +92,10 @@ impl From<StoreError> for ChatError {
             StoreError::RoomExists(room) => {
                 ChatError::bad_request(format!("room {room:?} already exists; choose another name"))
             }
+            StoreError::Unavailable(why) => {
+                tracing::warn!(reason = %why, "store request refused");
+                ChatError::unavailable(why)
+            }
             StoreError::Backend(_) | StoreError::Closed => {
                 tracing::error!(error = %e, "store request failed");
                 ChatError::unavailable("the chat history is unavailable right now; try again shortly")

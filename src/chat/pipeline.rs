@@ -7,7 +7,13 @@
 //! order, and a resend with a known `clientId` is answered without a second
 //! broadcast. While one batch commits the next one gathers, so a slow disk makes
 //! batches larger, not the chat slower.
+//!
+//! A batch refused because the database missed its deadline may still have
+//! committed. Its senders are told `unavailable` and resend with the same
+//! `clientId`; the resend finds the stored copy, which nobody has seen yet, so
+//! it is broadcast then, once ([`Unsettled`]).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use socketioxide::SocketIo;
@@ -19,7 +25,7 @@ use super::error::ChatError;
 use super::protocol::{Wire, event};
 use super::rooms;
 use crate::model::{Message, NewMessage};
-use crate::store::{Appended, Store};
+use crate::store::{Appended, Store, StoreError};
 
 /// Most messages stored in one transaction.
 const MAX_BATCH: usize = 2048;
@@ -100,6 +106,7 @@ pub async fn run<A: Adapter>(mut inbox: PipelineInbox, store: Arc<dyn Store>, io
     let mut batch = Vec::new();
     let mut waiters = Vec::new();
     let mut drained = Vec::new();
+    let mut unsettled = Unsettled::default();
     while let Some(first) = inbox.rx.recv().await {
         let mut next = Some(first);
         while let Some(job) = next.take() {
@@ -116,7 +123,8 @@ pub async fn run<A: Adapter>(mut inbox: PipelineInbox, store: Arc<dyn Store>, io
         }
         if !batch.is_empty() {
             let span = tracing::info_span!("batch", messages = batch.len());
-            store_and_deliver(store.as_ref(), &io, &mut batch, &mut waiters).instrument(span).await;
+            let stored = store_and_deliver(store.as_ref(), &io, &mut batch, &mut waiters, &mut unsettled);
+            stored.instrument(span).await;
         }
         for done in drained.drain(..) {
             let _ = done.send(());
@@ -131,19 +139,26 @@ async fn store_and_deliver<A: Adapter>(
     io: &SocketIo<A>,
     batch: &mut Vec<NewMessage>,
     waiters: &mut Vec<Owed>,
+    unsettled: &mut Unsettled,
 ) {
+    let resends: Vec<Resend> =
+        batch.iter().filter_map(|m| Resend::new(&m.room, &m.user.name, m.client_id.as_deref())).collect();
     match store.append(std::mem::take(batch)).await {
         Ok(results) => {
             for (appended, done) in results.into_iter().zip(waiters.drain(..)) {
-                if !appended.duplicate {
+                if unsettled.settle(&appended) {
                     broadcast(io, &appended.message).await;
                 }
                 done.answer(Ok(appended));
             }
         }
         Err(e) => {
+            unsettled.remember(resends);
             tracing::error!(error = %e, "storing messages failed");
-            let refusal = ChatError::unavailable("the message could not be stored; try again");
+            let refusal = match e {
+                StoreError::Unavailable(why) => ChatError::unavailable(why),
+                _ => ChatError::unavailable("the message could not be stored; try again"),
+            };
             for done in waiters.drain(..) {
                 done.answer(Err(refusal.clone()));
             }
@@ -160,5 +175,48 @@ async fn broadcast<A: Adapter>(io: &SocketIo<A>, message: &Message) {
     }
     if let Err(e) = io.to(seed).emit(event::MESSAGE, &message.text).await {
         tracing::warn!(error = %e, room = %message.room, "broadcast to seed clients failed");
+    }
+}
+
+/// A send that can be resent: its room, sender name and `clientId`.
+#[derive(PartialEq, Eq, Hash)]
+struct Resend {
+    room: String,
+    name: String,
+    client_id: String,
+}
+
+impl Resend {
+    fn new(room: &str, name: &str, client_id: Option<&str>) -> Option<Self> {
+        Some(Self { room: room.to_owned(), name: name.to_owned(), client_id: client_id?.to_owned() })
+    }
+}
+
+/// Sends with a `clientId` whose batch was refused, so whether they were
+/// stored is unknown. Kept until the resend, at most [`MAX_UNSETTLED`]; past
+/// that they are forgotten, and a forgotten one's resend is answered but not
+/// broadcast (members find it in history).
+#[derive(Default)]
+struct Unsettled(HashSet<Resend>);
+
+/// Most refused sends remembered; about 100 bytes each.
+const MAX_UNSETTLED: usize = 4096;
+
+impl Unsettled {
+    fn remember(&mut self, refused: Vec<Resend>) {
+        if self.0.len() + refused.len() > MAX_UNSETTLED {
+            self.0.clear();
+        }
+        self.0.extend(refused);
+    }
+
+    /// Whether a stored message is yet to be broadcast: it is new, or it is
+    /// the stored copy of a send that was refused.
+    fn settle(&mut self, appended: &Appended) -> bool {
+        let refused = !self.0.is_empty() && {
+            let m = &appended.message;
+            Resend::new(&m.room, &m.user.name, m.client_id.as_deref()).is_some_and(|r| self.0.remove(&r))
+        };
+        refused || !appended.duplicate
     }
 }

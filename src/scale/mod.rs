@@ -14,6 +14,13 @@ pub use redis::RedisFanout;
 
 use crate::store::redact;
 
+/// How long connecting to Redis at startup may take. With the database's
+/// deadline (`store::deadline::OPEN`) and [`SUBSCRIBE_DEADLINE`], a start
+/// against a stalled service gives up within 10 s.
+const CONNECT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long subscribing to the adapter's channels at startup may take.
+const SUBSCRIBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The Socket.IO adapter of a scaled-out chat.
 pub type RedisAdapter<E> = CustomRedisAdapter<E, RedisFanout>;
 
@@ -56,9 +63,11 @@ impl RedisConfig {
         let fix = "check that Redis is running and the --redis URL is right";
         let client = ::redis::Client::open(self.url.as_str())
             .map_err(|e| anyhow::anyhow!("cannot use Redis at {}: {e}; {fix}", redact(&self.url)))?;
-        let driver = RedisFanout::connect(client)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot connect to Redis at {}: {e}; {fix}", redact(&self.url)))?;
+        let driver = match tokio::time::timeout(CONNECT_DEADLINE, RedisFanout::connect(client)).await {
+            Ok(connected) => connected.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("it did not answer within {CONNECT_DEADLINE:?}")),
+        }
+        .map_err(|e| anyhow::anyhow!("cannot connect to Redis at {}: {e}; {fix}", redact(&self.url)))?;
         let health = Health::with_redis(driver.up());
         let config = RedisAdapterConfig::new().with_prefix(self.prefix.clone());
         Ok((RedisAdapterCtr::new_with_driver(driver, config), health))
@@ -80,7 +89,11 @@ impl AdapterStart for () {
 
 impl AdapterStart for InitRes<RedisFanout> {
     async fn started(self) -> anyhow::Result<()> {
-        self.await.map_err(|e| {
+        let subscribed = match tokio::time::timeout(SUBSCRIBE_DEADLINE, self).await {
+            Ok(subscribed) => subscribed.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("Redis did not answer within {SUBSCRIBE_DEADLINE:?}")),
+        };
+        subscribed.map_err(|e| {
             anyhow::anyhow!(
                 "cannot subscribe to Redis: {e}; check that Redis is running and the --redis URL is right"
             )

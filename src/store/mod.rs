@@ -2,10 +2,12 @@
 //!
 //! SQLite ([`sqlite::SqliteStore`]) is the zero-setup default. Writes arrive in
 //! batches from the chat's send pipeline, so one commit covers many messages.
-//! [`open`] puts a [`cache::RoomCache`] in front of either database. The store
-//! speaks the domain types of [`crate::model`].
+//! [`open`] puts a [`cache::RoomCache`] in front of either database, and
+//! [`deadline::Deadlines`] between the two, so a stalled database is answered
+//! promptly. The store speaks the domain types of [`crate::model`].
 
 pub mod cache;
+pub mod deadline;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
@@ -39,12 +41,20 @@ impl fmt::Display for DbTarget {
     }
 }
 
-/// Opens the store a target names.
+/// Opens the store a target names, giving up after [`deadline::OPEN`].
 pub async fn open(target: &DbTarget) -> Result<Arc<dyn Store>, StoreError> {
-    let store: Arc<dyn Store> = match target {
-        DbTarget::Postgres(url) => Arc::new(postgres::PostgresStore::open(url).await?),
-        other => Arc::new(sqlite::SqliteStore::open(other.clone()).await?),
+    let opening = async {
+        let store: Arc<dyn Store> = match target {
+            DbTarget::Postgres(url) => Arc::new(postgres::PostgresStore::open(url).await?),
+            other => Arc::new(sqlite::SqliteStore::open(other.clone()).await?),
+        };
+        Ok(store)
     };
+    let limit = deadline::OPEN;
+    let store = tokio::time::timeout(limit, opening)
+        .await
+        .map_err(|_| StoreError::Unavailable(format!("the database did not answer within {limit:?}")))??;
+    let store = Arc::new(deadline::Deadlines::new(store, deadline::Limits::default()));
     Ok(Arc::new(cache::RoomCache::new(store)))
 }
 
@@ -74,6 +84,11 @@ pub enum StoreError {
     /// The store was closed (the server is stopping).
     #[error("the database is closed")]
     Closed,
+    /// The database cannot serve requests right now (it did not answer in
+    /// time, or its file is gone); the text is one sentence for people that
+    /// says what to do.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// The outcome of storing one message.

@@ -5,10 +5,19 @@
 //! increase in commit order: a reader asking for `after` never skips a message
 //! another process commits later. Connections are re-established on demand, so
 //! the store recovers by itself when the database comes back.
+//!
+//! An operation dropped midway (its deadline passed, see [`super::deadline`])
+//! drops its connection with it: the connection may be inside a transaction or
+//! waiting on a stalled network, so it is closed, never reused, and the next
+//! operation connects afresh. TCP keepalives and a user timeout make the
+//! kernel give up on a peer that stopped answering even when nobody waits.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio::sync::{Mutex, MutexGuard};
+use tokio::task::JoinHandle;
+use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row};
 use super::{Appended, Listed, Page, RoomQuery, Store, StoreError};
@@ -39,14 +48,67 @@ const SCHEMA: &str = r#"
         WHERE client_id IS NOT NULL;
 "#;
 
+/// How long a TCP connect may take, unless the URL says (`connect_timeout=`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Idle time before TCP keepalive probes start, the gap between probes, and
+/// how many unanswered probes close the connection.
+const KEEPALIVE: (Duration, Duration, u32) = (Duration::from_secs(10), Duration::from_secs(5), 3);
+/// How long sent data may stay unacknowledged before the kernel closes the
+/// connection (`TCP_USER_TIMEOUT`).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// PostgreSQL behind the [`Store`] trait.
 pub struct PostgresStore {
-    url: String,
+    config: Config,
     /// Appends and room changes, in transactions.
-    writer: Mutex<Option<Client>>,
+    writer: Mutex<Option<Conn>>,
     /// History and room reads.
-    reader: Mutex<Option<Client>>,
+    reader: Mutex<Option<Conn>>,
     closed: std::sync::atomic::AtomicBool,
+}
+
+/// A client and the task driving its socket; dropping it closes the socket
+/// at once, whatever it was waiting for.
+struct Conn {
+    client: Client,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// A connection taken out of its slot for one operation. [`Lease::done`]
+/// puts it back; a lease dropped before that (the operation was cancelled)
+/// drops the connection instead.
+struct Lease<'a> {
+    slot: MutexGuard<'a, Option<Conn>>,
+    conn: Conn,
+}
+
+impl Lease<'_> {
+    /// The operation finished (well or not): the connection may be reused.
+    fn done(self) {
+        let Lease { mut slot, conn } = self;
+        *slot = Some(conn);
+    }
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.conn.client
+    }
+}
+
+impl std::ops::DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.conn.client
+    }
 }
 
 fn backend(e: tokio_postgres::Error) -> StoreError {
@@ -54,56 +116,70 @@ fn backend(e: tokio_postgres::Error) -> StoreError {
     StoreError::Backend(detail)
 }
 
-async fn connect(url: &str) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(backend)?;
-    tokio::spawn(async move {
+/// The URL's settings, with a connect timeout, keepalives and a user timeout.
+fn config(url: &str) -> Result<Config, StoreError> {
+    let mut config: Config = url.parse().map_err(backend)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    let (idle, interval, retries) = KEEPALIVE;
+    config
+        .keepalives(true)
+        .keepalives_idle(idle)
+        .keepalives_interval(interval)
+        .keepalives_retries(retries)
+        .tcp_user_timeout(TCP_USER_TIMEOUT);
+    Ok(config)
+}
+
+async fn connect(config: &Config) -> Result<Conn, StoreError> {
+    let (client, connection) = config.connect(NoTls).await.map_err(backend)?;
+    let task = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "database connection lost");
         }
     });
-    Ok(client)
+    Ok(Conn { client, task: Some(task) })
 }
 
 impl PostgresStore {
     /// Connects and brings the schema up to date (safe with several processes starting at once).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let mut client = connect(url).await?;
-        let tx = client.transaction().await.map_err(backend)?;
+        let config = config(url)?;
+        let mut conn = connect(&config).await?;
+        let tx = conn.client.transaction().await.map_err(backend)?;
         tx.execute("SELECT pg_advisory_xact_lock(hashtext('rtchat:migrate'))", &[]).await.map_err(backend)?;
         tx.batch_execute(SCHEMA).await.map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(Self {
-            url: url.to_owned(),
-            writer: Mutex::new(Some(client)),
+            config,
+            writer: Mutex::new(Some(conn)),
             reader: Mutex::new(None),
             closed: Default::default(),
         })
     }
 
-    /// The live connection in `slot`, reconnecting when the last one was lost;
-    /// held until the guard drops.
-    async fn live<'a>(
-        &self,
-        slot: &'a Mutex<Option<Client>>,
-    ) -> Result<MappedMutexGuard<'a, Client>, StoreError> {
+    /// The live connection in `slot`, reconnecting when the last one was
+    /// lost, leased for one operation.
+    async fn live<'a>(&self, slot: &'a Mutex<Option<Conn>>) -> Result<Lease<'a>, StoreError> {
         if self.closed.load(std::sync::atomic::Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
-        let mut guard = slot.lock().await;
-        let client = match guard.take() {
-            Some(client) if !client.is_closed() => client,
-            _ => connect(&self.url).await?,
+        let mut slot = slot.lock().await;
+        let conn = match slot.take() {
+            Some(conn) if !conn.client.is_closed() => conn,
+            _ => connect(&self.config).await?,
         };
-        Ok(MutexGuard::map(guard, |slot| slot.insert(client)))
+        Ok(Lease { slot, conn })
     }
 
     /// The connection for appends and room changes.
-    async fn writer(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
+    async fn writer(&self) -> Result<Lease<'_>, StoreError> {
         self.live(&self.writer).await
     }
 
     /// The connection for reads.
-    async fn reader(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
+    async fn reader(&self) -> Result<Lease<'_>, StoreError> {
         self.live(&self.reader).await
     }
 
@@ -124,152 +200,191 @@ fn room_from_row(row: &Row) -> Result<Room, StoreError> {
     read().map_err(backend)
 }
 
+/// Stores a batch in one transaction on `client`.
+async fn append_batch(client: &mut Client, batch: Vec<NewMessage>) -> Result<Vec<Appended>, StoreError> {
+    let tx = client.transaction().await.map_err(backend)?;
+    // Lock every room of the batch, in a fixed order so processes never deadlock.
+    let mut rooms: Vec<&str> = batch.iter().map(|m| m.room.as_str()).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    for room in rooms {
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext('rtchat:room:' || $1))", &[&room])
+            .await
+            .map_err(backend)?;
+    }
+    let find = tx
+        .prepare(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM rtchat_messages WHERE room = $1 AND user_name = $2 AND client_id = $3"
+        ))
+        .await
+        .map_err(backend)?;
+    let insert = tx
+        .prepare(
+            "INSERT INTO rtchat_messages (seq, room, user_id, user_name, text, ts, client_id)
+             VALUES (nextval('rtchat_message_seq'), $1, $2, $3, $4, $5, $6) RETURNING seq",
+        )
+        .await
+        .map_err(backend)?;
+    let mut out = Vec::with_capacity(batch.len());
+    for m in batch {
+        if let Some(client_id) = &m.client_id
+            && let Some(row) =
+                tx.query_opt(&find, &[&m.room, &m.user.name, client_id]).await.map_err(backend)?
+        {
+            out.push(Appended { message: message_from_row(&row)?, duplicate: true });
+            continue;
+        }
+        let row = tx
+            .query_one(&insert, &[&m.room, &m.user.id, &m.user.name, &m.text, &m.ts, &m.client_id])
+            .await
+            .map_err(backend)?;
+        let seq: i64 = row.try_get(0).map_err(backend)?;
+        out.push(Appended { message: m.stored(seq as u64), duplicate: false });
+    }
+    for (room, ts) in sql::activity(&out) {
+        tx.execute(
+            "UPDATE rtchat_rooms SET last_active = GREATEST(last_active, $2) WHERE id = $1",
+            &[&room, &ts],
+        )
+        .await
+        .map_err(backend)?;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(out)
+}
+
+/// Reads a page of a room's history on `client`.
+async fn read_page(
+    client: &Client,
+    room: &str,
+    page: Page,
+    limit: usize,
+) -> Result<Vec<Message>, StoreError> {
+    let bounds = page.bounds();
+    let query = sql::history_query("rtchat_messages", bounds.newest_first, |i| format!("${i}"));
+    let rows = client
+        .query(&query, &[&room, &(limit as i64), &bounds.after, &bounds.before])
+        .await
+        .map_err(backend)?;
+    let messages = rows.iter().map(message_from_row).collect::<Result<_, _>>()?;
+    Ok(sql::oldest_first(messages, &bounds))
+}
+
+/// Inserts a room unless its id is taken; returns whether it was inserted.
+async fn insert_room(client: &Client, room: &Room) -> Result<bool, StoreError> {
+    let key = room.key_hash.map(|k| k.to_vec());
+    let inserted = client
+        .execute(
+            "INSERT INTO rtchat_rooms (id, private, key_hash, name, created_at, last_active)
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
+            &[&room.id, &room.private, &key, &room.name, &now_ms()],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(inserted > 0)
+}
+
+/// A page of rooms on `client`, most recently active first.
+async fn list_rooms(client: &Client, query: RoomQuery) -> Result<Vec<Listed>, StoreError> {
+    let after = query.after.unwrap_or_else(sql::first_cursor);
+    let sql = sql::rooms_query("rtchat_rooms", "SELECT unnest($1::text[])", |i| format!("${i}"));
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&query.private, &after.last_active, &after.id, &(query.limit as i64)];
+    let rows = client.query(&sql, &params).await.map_err(backend)?;
+    rows.iter()
+        .map(|row| Ok(Listed { room: room_from_row(row)?, last_active: row.try_get(4).map_err(backend)? }))
+        .collect()
+}
+
+/// Each operation leases a connection, runs, and hands the connection back
+/// only once it has finished (see the module doc).
 #[async_trait]
 impl Store for PostgresStore {
     async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Appended>, StoreError> {
-        let mut client = self.writer().await?;
-        let tx = client.transaction().await.map_err(backend)?;
-        // Lock every room of the batch, in a fixed order so processes never deadlock.
-        let mut rooms: Vec<&str> = batch.iter().map(|m| m.room.as_str()).collect();
-        rooms.sort_unstable();
-        rooms.dedup();
-        for room in rooms {
-            tx.execute("SELECT pg_advisory_xact_lock(hashtext('rtchat:room:' || $1))", &[&room])
-                .await
-                .map_err(backend)?;
-        }
-        let find = tx
-            .prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM rtchat_messages WHERE room = $1 AND user_name = $2 AND client_id = $3"
-            ))
-            .await
-            .map_err(backend)?;
-        let insert = tx
-            .prepare(
-                "INSERT INTO rtchat_messages (seq, room, user_id, user_name, text, ts, client_id)
-                 VALUES (nextval('rtchat_message_seq'), $1, $2, $3, $4, $5, $6) RETURNING seq",
-            )
-            .await
-            .map_err(backend)?;
-        let mut out = Vec::with_capacity(batch.len());
-        for m in batch {
-            if let Some(client_id) = &m.client_id
-                && let Some(row) =
-                    tx.query_opt(&find, &[&m.room, &m.user.name, client_id]).await.map_err(backend)?
-            {
-                out.push(Appended { message: message_from_row(&row)?, duplicate: true });
-                continue;
-            }
-            let row = tx
-                .query_one(&insert, &[&m.room, &m.user.id, &m.user.name, &m.text, &m.ts, &m.client_id])
-                .await
-                .map_err(backend)?;
-            let seq: i64 = row.try_get(0).map_err(backend)?;
-            out.push(Appended { message: m.stored(seq as u64), duplicate: false });
-        }
-        for (room, ts) in sql::activity(&out) {
-            tx.execute(
-                "UPDATE rtchat_rooms SET last_active = GREATEST(last_active, $2) WHERE id = $1",
-                &[&room, &ts],
-            )
-            .await
-            .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(out)
+        let mut lease = self.writer().await?;
+        let out = append_batch(&mut lease, batch).await;
+        lease.done();
+        out
     }
 
     async fn history(&self, room: &str, page: Page, limit: usize) -> Result<Vec<Message>, StoreError> {
-        let bounds = page.bounds();
-        let query = sql::history_query("rtchat_messages", bounds.newest_first, |i| format!("${i}"));
-        let rows = self
-            .reader()
-            .await?
-            .query(&query, &[&room, &(limit as i64), &bounds.after, &bounds.before])
-            .await
-            .map_err(backend)?;
-        let messages = rows.iter().map(message_from_row).collect::<Result<_, _>>()?;
-        Ok(sql::oldest_first(messages, &bounds))
+        let lease = self.reader().await?;
+        let out = read_page(&lease, room, page, limit).await;
+        lease.done();
+        out
     }
 
     async fn room(&self, id: &str) -> Result<Option<Room>, StoreError> {
-        Self::select_room(&*self.reader().await?, id).await
+        let lease = self.reader().await?;
+        let out = Self::select_room(&lease, id).await;
+        lease.done();
+        out
     }
 
     async fn create_room(&self, room: Room) -> Result<(), StoreError> {
-        let key = room.key_hash.map(|k| k.to_vec());
-        let inserted = self
-            .writer()
-            .await?
-            .execute(
-                "INSERT INTO rtchat_rooms (id, private, key_hash, name, created_at, last_active)
-                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
-                &[&room.id, &room.private, &key, &room.name, &now_ms()],
-            )
-            .await
-            .map_err(backend)?;
-        if inserted == 0 {
-            return Err(StoreError::RoomExists(room.id));
+        let lease = self.writer().await?;
+        let inserted = insert_room(&lease, &room).await;
+        lease.done();
+        match inserted? {
+            true => Ok(()),
+            false => Err(StoreError::RoomExists(room.id)),
         }
-        Ok(())
     }
 
     async fn ensure_room(&self, id: &str) -> Result<Room, StoreError> {
         if let Some(room) = self.room(id).await? {
             return Ok(room);
         }
-        let client = self.writer().await?;
-        client
-            .execute(
-                "INSERT INTO rtchat_rooms (id, private, key_hash, created_at, last_active)
-                 VALUES ($1, false, NULL, $2, $2) ON CONFLICT (id) DO NOTHING",
-                &[&id, &now_ms()],
-            )
-            .await
-            .map_err(backend)?;
-        Self::select_room(&client, id)
-            .await?
-            .ok_or_else(|| StoreError::Backend(format!("room {id:?} vanished")))
+        let lease = self.writer().await?;
+        let out = match insert_room(&lease, &Room::public(id)).await {
+            Ok(_) => Self::select_room(&lease, id).await,
+            Err(e) => Err(e),
+        };
+        lease.done();
+        out?.ok_or_else(|| StoreError::Backend(format!("room {id:?} vanished")))
     }
 
     async fn rooms(&self, query: RoomQuery) -> Result<Vec<Listed>, StoreError> {
-        let after = query.after.unwrap_or_else(sql::first_cursor);
-        let sql = sql::rooms_query("rtchat_rooms", "SELECT unnest($1::text[])", |i| format!("${i}"));
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
-            [&query.private, &after.last_active, &after.id, &(query.limit as i64)];
-        let rows = self.reader().await?.query(&sql, &params).await.map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                Ok(Listed { room: room_from_row(row)?, last_active: row.try_get(4).map_err(backend)? })
-            })
-            .collect()
+        let lease = self.reader().await?;
+        let out = list_rooms(&lease, query).await;
+        lease.done();
+        out
     }
 
     async fn room_count(&self) -> Result<usize, StoreError> {
-        let row = self
-            .reader()
-            .await?
-            .query_one("SELECT COUNT(*) FROM rtchat_rooms", &[])
-            .await
-            .map_err(backend)?;
-        row.try_get::<_, i64>(0).map(|n| n as usize).map_err(backend)
+        let lease = self.reader().await?;
+        let out = lease.query_one("SELECT COUNT(*) FROM rtchat_rooms", &[]).await;
+        lease.done();
+        out.and_then(|row| row.try_get::<_, i64>(0)).map(|n| n as usize).map_err(backend)
     }
 
     async fn delete_room_if_unused(&self, id: &str) -> Result<bool, StoreError> {
         let sql = sql::delete_unused_room("rtchat_rooms", "rtchat_messages", "$1");
-        let deleted = self.writer().await?.execute(&sql, &[&id]).await.map_err(backend)?;
-        Ok(deleted > 0)
+        let lease = self.writer().await?;
+        let out = lease.execute(&sql, &[&id]).await;
+        lease.done();
+        Ok(out.map_err(backend)? > 0)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.reader().await?.simple_query("SELECT 1").await.map_err(backend)?;
-        Ok(())
+        let lease = self.reader().await?;
+        let out = lease.simple_query("SELECT 1").await.map(drop).map_err(backend);
+        lease.done();
+        out
     }
 
     async fn close(&self) -> Result<(), StoreError> {
         self.closed.store(true, std::sync::atomic::Ordering::Release);
-        self.writer.lock().await.take();
-        self.reader.lock().await.take();
+        for slot in [&self.writer, &self.reader] {
+            if let Some(mut conn) = slot.lock().await.take() {
+                // Dropping the client lets its task say goodbye to the server.
+                let Some(mut task) = conn.task.take() else { continue };
+                drop(conn);
+                if tokio::time::timeout(Duration::from_secs(1), &mut task).await.is_err() {
+                    task.abort();
+                }
+            }
+        }
         Ok(())
     }
 }

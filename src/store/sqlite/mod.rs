@@ -1,5 +1,10 @@
 //! The SQLite store: one writer connection that commits whole batches, and a few
 //! read-only connections so history reads never wait behind a commit (WAL mode).
+//! A file database is locked against a second server, and writes are refused
+//! once the file is deleted or replaced ([`file`]).
+
+mod file;
+mod schema;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,44 +13,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row, seq_param};
-use super::{Appended, DbTarget, Listed, Page, RoomQuery, Store, StoreError};
+use self::file::{FileGuard, LastWrite};
 use crate::model::{Message, NewMessage, Room, now_ms};
+use crate::store::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row, seq_param};
+use crate::store::{Appended, DbTarget, Listed, Page, RoomQuery, Store, StoreError};
 
 /// Read-only connections opened beside the writer for file databases.
 const READERS: usize = 2;
-
-/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
-    r#"
-    CREATE TABLE rooms (
-        id         TEXT PRIMARY KEY,
-        private    INTEGER NOT NULL,
-        key_hash   BLOB,
-        created_at INTEGER NOT NULL
-    ) STRICT;
-    CREATE TABLE messages (
-        seq        INTEGER PRIMARY KEY,
-        room       TEXT NOT NULL,
-        user_id    TEXT NOT NULL,
-        user_name  TEXT NOT NULL,
-        text       TEXT NOT NULL,
-        ts         INTEGER NOT NULL,
-        client_id  TEXT
-    ) STRICT;
-    CREATE INDEX messages_by_room ON messages (room, seq);
-    CREATE UNIQUE INDEX messages_resend ON messages (room, user_name, client_id)
-        WHERE client_id IS NOT NULL;
-"#,
-    r#"
-    ALTER TABLE rooms ADD COLUMN name TEXT;
-"#,
-    r#"
-    ALTER TABLE rooms ADD COLUMN last_active INTEGER NOT NULL DEFAULT 0;
-    UPDATE rooms SET last_active = COALESCE((SELECT MAX(ts) FROM messages WHERE room = rooms.id), created_at);
-    CREATE INDEX rooms_by_activity ON rooms (last_active DESC, id);
-"#,
-];
 
 /// SQLite behind the [`Store`] trait.
 #[derive(Clone)]
@@ -54,6 +28,10 @@ pub struct SqliteStore {
 }
 
 struct Inner {
+    /// The file's lock and identity; `None` in memory.
+    file: Option<FileGuard>,
+    /// Whether the last write failed, for the health check.
+    last_write: LastWrite,
     writer: Mutex<Option<Writer>>,
     readers: Vec<Mutex<Option<Connection>>>,
     next_reader: AtomicUsize,
@@ -111,7 +89,10 @@ impl SqliteStore {
         // power cut, not only a crash. Group commit keeps that affordable.
         conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
         conn.pragma_update(None, "foreign_keys", true).map_err(backend)?;
-        migrate(&conn)?;
+        // Only once the file proved to be a database, so that a wrong --db
+        // leaves no lock file behind.
+        let file = path.map(|p| FileGuard::lock(p)?.opened()).transpose()?;
+        schema::migrate(&conn)?;
         let last: Option<i64> =
             conn.query_row("SELECT MAX(seq) FROM messages", [], |r| r.get(0)).map_err(backend)?;
         let next_seq = last.map_or(1, |s| s as u64 + 1);
@@ -124,6 +105,8 @@ impl SqliteStore {
         };
         Ok(Self {
             inner: Arc::new(Inner {
+                file,
+                last_write: LastWrite::default(),
                 writer: Mutex::new(Some(Writer { conn, next_seq })),
                 readers,
                 next_reader: AtomicUsize::new(0),
@@ -131,14 +114,21 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` on the writer connection off the async threads.
+    /// Runs `f` on the writer connection off the async threads, unless the
+    /// file is gone; remembers whether it failed.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        blocking(move || f(lock(&inner.writer).as_mut().ok_or(StoreError::Closed)?)).await
+        blocking(move || {
+            inner.file.as_ref().map_or(Ok(()), FileGuard::check)?;
+            let outcome = f(lock(&inner.writer).as_mut().ok_or(StoreError::Closed)?);
+            inner.last_write.record(&outcome);
+            outcome
+        })
+        .await
     }
 
     /// Runs `f` on a reader connection (the writer for in-memory databases).
@@ -165,22 +155,6 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
     conn.pragma_update(None, "busy_timeout", 5000).map_err(backend)?;
     Ok(conn)
-}
-
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: usize =
-        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).map_err(backend)? as usize;
-    if version > MIGRATIONS.len() {
-        return Err(StoreError::Backend(format!(
-            "the database was written by a newer rtchat (schema {version}, this one knows {})",
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let batch = format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1);
-        conn.execute_batch(&batch).map_err(backend)?;
-    }
-    Ok(())
 }
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
@@ -336,6 +310,8 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.file.as_ref().map_or(Ok(()), FileGuard::check)?;
+        self.inner.last_write.check()?;
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
 
@@ -346,94 +322,15 @@ impl Store for SqliteStore {
                 lock(reader).take();
             }
             let writer = lock(&inner.writer).take();
-            if let Some(w) = writer {
-                w.conn.close().map_err(|(_, e)| backend(e))?;
+            let closed = writer.map_or(Ok(()), |w| w.conn.close().map_err(|(_, e)| backend(e)));
+            if let Some(file) = &inner.file {
+                file.release();
             }
-            Ok(())
+            closed
         })
         .await
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{User, message_id};
-
-    fn msg(room: &str, name: &str, text: &str, client_id: Option<&str>) -> NewMessage {
-        NewMessage {
-            room: room.into(),
-            user: User { id: "sid".into(), name: name.into() },
-            text: text.into(),
-            ts: 1,
-            client_id: client_id.map(Into::into),
-        }
-    }
-
-    #[tokio::test]
-    async fn appends_in_order_and_pages_both_ways() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(DbTarget::Sqlite(dir.path().join("t.db"))).await.unwrap();
-        let batch = (0..10).map(|i| msg("a", "ann", &format!("m{i}"), None)).collect();
-        let out = store.append(batch).await.unwrap();
-        let ids: Vec<_> = out.iter().map(|a| a.message.id.clone()).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]));
-        store.append(vec![msg("b", "bob", "other room", None)]).await.unwrap();
-
-        let texts = |v: Vec<Message>| v.into_iter().map(|m| m.text).collect::<Vec<_>>();
-        assert_eq!(texts(store.history("a", Page::Latest, 3).await.unwrap()), ["m7", "m8", "m9"]);
-        let before = crate::model::parse_message_id(&ids[5]).unwrap();
-        assert_eq!(texts(store.history("a", Page::Before(before), 2).await.unwrap()), ["m3", "m4"]);
-        assert_eq!(texts(store.history("a", Page::After(before), 2).await.unwrap()), ["m6", "m7"]);
-        let after = crate::model::parse_message_id(&ids[1]).unwrap();
-        assert_eq!(
-            texts(store.history("a", Page::Between { after, before }, 50).await.unwrap()),
-            ["m2", "m3", "m4"]
-        );
-        assert_eq!(store.history("b", Page::Latest, 50).await.unwrap().len(), 1);
-    }
-
-    #[tokio::test]
-    async fn same_client_id_from_same_name_is_stored_once() {
-        let store = SqliteStore::open(DbTarget::Memory).await.unwrap();
-        let first = store.append(vec![msg("a", "ann", "hello", Some("c1"))]).await.unwrap();
-        let again = store
-            .append(vec![msg("a", "ann", "hello again", Some("c1")), msg("a", "bob", "hi", Some("c1"))])
-            .await
-            .unwrap();
-        assert!(!first[0].duplicate);
-        assert!(again[0].duplicate);
-        assert_eq!(again[0].message, first[0].message);
-        assert!(!again[1].duplicate, "another name may use the same clientId");
-        assert_eq!(store.history("a", Page::Latest, 50).await.unwrap().len(), 2);
-    }
-
-    #[tokio::test]
-    async fn history_and_rooms_survive_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested/dir/t.db");
-        let store = SqliteStore::open(DbTarget::Sqlite(path.clone())).await.unwrap();
-        store.append(vec![msg("a", "ann", "kept", None)]).await.unwrap();
-        store.create_room(Room { key_hash: Some([7; 32]), ..Room::private("p", "P", "k") }).await.unwrap();
-        assert!(matches!(store.create_room(Room::public("p")).await, Err(StoreError::RoomExists(_))));
-        store.close().await.unwrap();
-        assert!(matches!(store.ping().await, Err(StoreError::Closed)));
-
-        let store = SqliteStore::open(DbTarget::Sqlite(path)).await.unwrap();
-        assert_eq!(store.history("a", Page::Latest, 50).await.unwrap()[0].text, "kept");
-        let room = store.room("p").await.unwrap().unwrap();
-        assert!(room.private);
-        assert_eq!(room.key_hash, Some([7; 32]));
-        let next = store.append(vec![msg("a", "ann", "next", None)]).await.unwrap();
-        assert_eq!(next[0].message.id, message_id(2), "sequence continues after a restart");
-        assert!(!store.ensure_room("new").await.unwrap().private);
-        let listed =
-            store.rooms(RoomQuery { private: vec!["p".into()], after: None, limit: 10 }).await.unwrap();
-        let ids: Vec<&str> = listed.iter().map(|l| l.room.id.as_str()).collect();
-        assert_eq!(ids, ["new", "p"], "most recently active first");
-        let public = store.rooms(RoomQuery { limit: 10, ..Default::default() }).await.unwrap();
-        assert_eq!(public.len(), 1, "private rooms only when named");
-        let next = RoomQuery { private: vec!["p".into()], after: Some(listed[0].cursor()), limit: 1 };
-        assert_eq!(store.rooms(next).await.unwrap()[0].room.id, "p", "a cursor continues after its room");
-    }
-}
+mod tests;

@@ -343,3 +343,45 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::scale::RedisConfig;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_db_value_is_a_target_or_an_error_naming_the_flag(db in "\\PC{0,40}|(sqlite:|postgres://|memory)\\PC{0,20}") {
+            match parse_db(&db) {
+                Ok(DbTarget::Sqlite(path)) => prop_assert!(!path.as_os_str().is_empty()),
+                Ok(_) => {}
+                Err(e) => prop_assert!(e.to_string().contains("--db"), "{}", e),
+            }
+        }
+
+        #[test]
+        fn hosts_are_ip_addresses_or_refused(host in "\\PC{0,20}|[0-9.:\\[\\]a-f]{1,20}") {
+            match parse_host(&host, "--host") {
+                Ok(ip) => prop_assert!(host.eq_ignore_ascii_case("localhost") || host.trim_matches(['[', ']']).parse::<IpAddr>() == Ok(ip)),
+                Err(e) => prop_assert!(e.to_string().starts_with("--host")),
+            }
+        }
+
+        #[test]
+        fn cors_origins_are_origins_or_refused(origin in "\\PC{0,30}|https?://[a-z.]{1,12}(:[0-9]{1,5})?/?") {
+            match CorsPolicy::new(std::slice::from_ref(&origin)) {
+                Ok(policy) => prop_assert!(origin.trim().is_empty() || origin.trim() == "*" || policy.allows(origin.trim().trim_end_matches('/'))),
+                Err(e) => prop_assert!(e.contains("--cors-origin")),
+            }
+        }
+
+        #[test]
+        fn redis_urls_never_leak_their_password(pass in "[a-zA-Z0-9]{6,12}", rest in "\\PC{0,20}") {
+            let url = format!("redis://user:{pass}@{rest}");
+            if let Err(e) = RedisConfig::new(&url, "p") {
+                prop_assert!(!e.contains(&pass), "{}", e);
+            }
+        }
+    }
+}

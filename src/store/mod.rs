@@ -206,3 +206,20 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::Closed`].
     async fn close(&self) -> Result<(), StoreError>;
 }
+
+#[cfg(test)]
+mod properties {
+    use super::Cursor;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn cursors_round_trip_and_junk_is_refused(last_active in any::<i64>(), id in "[A-Za-z0-9_.-]{1,64}", junk in "\\PC{0,20}") {
+            let cursor = Cursor { last_active, id };
+            prop_assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+            if let Some(read) = Cursor::decode(&junk) {
+                prop_assert!(junk.starts_with(&read.last_active.to_string()) || junk.starts_with('+'));
+            }
+        }
+    }
+}

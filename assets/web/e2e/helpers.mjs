@@ -55,7 +55,7 @@ export async function startServer({ token, rateLimit = 0, extraArgs = [] } = {})
     'serve',
     '--host', '127.0.0.1',
     '--port', '0',
-    '--ui-port', '0',
+    '--ui-port', 'off',
     '--db', join(dir, 'chat.db'),
     '--json',
     '--rate-limit', String(rateLimit),

@@ -141,8 +141,8 @@ async fn store_and_deliver<A: Adapter>(
     waiters: &mut Vec<Owed>,
     unsettled: &mut Unsettled,
 ) {
-    let resends: Vec<Resend> =
-        batch.iter().filter_map(|m| Resend::new(&m.room, &m.user.name, m.client_id.as_deref())).collect();
+    let resends: Vec<u64> =
+        batch.iter().filter_map(|m| resend_key(&m.room, &m.user.name, m.client_id.as_deref())).collect();
     match store.append(std::mem::take(batch)).await {
         Ok(results) => {
             for (appended, done) in results.into_iter().zip(waiters.drain(..)) {
@@ -178,18 +178,14 @@ async fn broadcast<A: Adapter>(io: &SocketIo<A>, message: &Message) {
     }
 }
 
-/// A send that can be resent: its room, sender name and `clientId`.
-#[derive(PartialEq, Eq, Hash)]
-struct Resend {
-    room: String,
-    name: String,
-    client_id: String,
-}
-
-impl Resend {
-    fn new(room: &str, name: &str, client_id: Option<&str>) -> Option<Self> {
-        Some(Self { room: room.to_owned(), name: name.to_owned(), client_id: client_id?.to_owned() })
-    }
+/// A send that can be resent, as its key: a hash of its room, sender name and
+/// `clientId`. Keys are kept instead of the strings because they are taken
+/// for every batch on the send path and needed only when a commit fails.
+fn resend_key(room: &str, name: &str, client_id: Option<&str>) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (room, name, client_id?).hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// Sends with a `clientId` whose batch was refused, so whether they were
@@ -197,13 +193,13 @@ impl Resend {
 /// that they are forgotten, and a forgotten one's resend is answered but not
 /// broadcast (members find it in history).
 #[derive(Default)]
-struct Unsettled(HashSet<Resend>);
+struct Unsettled(HashSet<u64>);
 
-/// Most refused sends remembered; about 100 bytes each.
+/// Most refused sends remembered.
 const MAX_UNSETTLED: usize = 4096;
 
 impl Unsettled {
-    fn remember(&mut self, refused: Vec<Resend>) {
+    fn remember(&mut self, refused: Vec<u64>) {
         if self.0.len() + refused.len() > MAX_UNSETTLED {
             self.0.clear();
         }
@@ -215,7 +211,7 @@ impl Unsettled {
     fn settle(&mut self, appended: &Appended) -> bool {
         let refused = !self.0.is_empty() && {
             let m = &appended.message;
-            Resend::new(&m.room, &m.user.name, m.client_id.as_deref()).is_some_and(|r| self.0.remove(&r))
+            resend_key(&m.room, &m.user.name, m.client_id.as_deref()).is_some_and(|key| self.0.remove(&key))
         };
         refused || !appended.duplicate
     }

@@ -9,8 +9,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
-use axum::serve::ListenerExt;
 use socketioxide::adapter::Adapter;
 use socketioxide::{SocketIo, SocketIoBuilder};
 use socketioxide_core::adapter::DefinedAdapter;
@@ -20,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::chat::{self, ChatState, pipeline};
 use crate::config::Config;
+use crate::connection::{self, Connections};
 use crate::http::{AppState, app};
 use crate::info::{ServerInfo, network_addresses};
 use crate::scale::{AdapterStart, Health, RedisAdapter};
@@ -163,12 +162,11 @@ where
     let shared_info = Arc::new(RwLock::new(info.clone()));
     let state =
         AppState { chat, io: io.clone(), socket_layer, info: shared_info.clone(), cors: config.cors.clone() };
-    let router = app(state);
-
     let (stop, stopped) = watch::channel(false);
+    let connections = Connections::new(app(state), stopped);
     let servers = std::iter::once(listeners.backend)
         .chain(listeners.ui)
-        .map(|listener| tokio::spawn(serve_http(listener, router.clone(), stopped.clone())))
+        .map(|listener| tokio::spawn(connection::serve_listener(listener, connections.clone())))
         .collect();
     tracing::info!(backend = %backend_addr, ui = ?ui_addr, db = %config.db, "listening");
 
@@ -179,30 +177,6 @@ where
         stop_in_order(io, servers, pipeline, pipeline_task, store).await
     });
     Ok(Running { info, shared_info, backend_addr, ui_addr, task })
-}
-
-/// Serves the app on one listener until `stopped` turns true.
-async fn serve_http(
-    listener: TcpListener,
-    router: Router,
-    mut stopped: watch::Receiver<bool>,
-) -> io::Result<()> {
-    // Chat packets are small: with Nagle's algorithm on, a reply can wait
-    // for the client's delayed ack, up to 40 ms (measured: a 34 ms median
-    // at 30,000 acked messages/s). Writes are already coalesced per batch
-    // (see chat/pipeline.rs). Node's HTTP server sets this by default too.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    // The peer address goes into each request, for the connection's span.
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        })
-        .await
 }
 
 /// Shuts down in order: close the sockets, stop the HTTP servers, store what

@@ -197,16 +197,28 @@ impl Process {
 
     /// Like [`Process::start`], with extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("serve")
             .arg("--json")
             .args(args)
             .env("RUST_LOG", "rtchat=warn")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn rtchat");
+            .envs(env.iter().copied());
+        Self::spawn(command)
+    }
+
+    /// Like [`Process::start`], run by `sh` after the shell command `setup`
+    /// (say `ulimit -Sn 1024`), which applies to the server.
+    pub fn start_after(setup: &str, args: &[&str]) -> Self {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!("{setup} && exec \"$0\" serve --json \"$@\"")).arg(binary()).args(args);
+        command.env("RUST_LOG", "rtchat=warn");
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Self {
+        let mut child =
+            command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn rtchat");
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

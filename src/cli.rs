@@ -86,6 +86,11 @@ pub struct ServeArgs {
     #[arg(long, env = "RTCHAT_RATE_LIMIT", default_value_t = 20)]
     pub rate_limit: u32,
 
+    /// Open Socket.IO connections (Engine.IO sessions) allowed from one client
+    /// address, counting this machine like any other; 0 turns the limit off.
+    #[arg(long, env = "RTCHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_name = "N")]
+    pub max_connections_per_ip: usize,
+
     /// Print one machine-readable JSON `ready` line with every URL instead of the
     /// banner (and a `tunnel` line at every tunnel state change).
     #[arg(long, env = "RTCHAT_JSON")]
@@ -212,6 +217,7 @@ mod tests {
         assert_eq!((s.host, s.port, s.ui_port), (None, 3000, UiPort::Port(5173)));
         assert!(!s.lan && !s.no_qr);
         assert_eq!((s.max_message_len, s.rate_limit), (4000, 20));
+        assert_eq!(s.max_connections_per_ip, 256);
     }
 
     #[test]

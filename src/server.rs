@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use crate::chat::{self, ChatState, pipeline};
 use crate::config::Config;
 use crate::connection::{self, Connections};
+use crate::http::sessions::Sessions;
 use crate::http::{AppState, app};
 use crate::info::{ServerInfo, network_addresses};
 use crate::scale::{AdapterStart, Health, RedisAdapter};
@@ -32,6 +33,10 @@ const CLIENT_QUEUE: usize = 1024;
 /// buffer is allocated up front for every connection (socketioxide's default
 /// is 4 KiB); a larger frame grows it as needed.
 const WS_READ_BUFFER: usize = 1024;
+/// How long a new Engine.IO session may take to send its Socket.IO connect
+/// before it is closed (socketioxide's default is 45 s; a client sends it
+/// as soon as the session opens).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
 /// How long shutdown waits for connections to close.
 const CLOSE_GRACE: Duration = Duration::from_millis(1200);
 /// How long shutdown then waits for each HTTP server to stop.
@@ -126,6 +131,7 @@ pub async fn start(
     let builder = SocketIo::builder()
         .max_payload(MAX_PAYLOAD)
         .max_buffer_size(CLIENT_QUEUE)
+        .connect_timeout(CONNECT_TIMEOUT)
         .ws_read_buffer_size(WS_READ_BUFFER);
     match &config.redis {
         None => launch(config, listeners, shutdown, store, builder, Health::default()).await,
@@ -160,8 +166,15 @@ where
     let ui_addr = listeners.ui.as_ref().map(TcpListener::local_addr).transpose()?;
     let info = ServerInfo::new(&config, backend_addr, ui_addr, &network_addresses(&config));
     let shared_info = Arc::new(RwLock::new(info.clone()));
-    let state =
-        AppState { chat, io: io.clone(), socket_layer, info: shared_info.clone(), cors: config.cors.clone() };
+    let sessions = Sessions::new(config.max_connections_per_ip);
+    let state = AppState {
+        chat,
+        io: io.clone(),
+        socket_layer,
+        info: shared_info.clone(),
+        cors: config.cors.clone(),
+        sessions,
+    };
     let (stop, stopped) = watch::channel(false);
     let connections = Connections::new(app(state), stopped);
     let servers = std::iter::once(listeners.backend)

@@ -4,21 +4,24 @@
 mod api;
 mod assets;
 pub mod cors;
+pub mod sessions;
 
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Uri};
-use axum::middleware::map_request;
+use axum::middleware::{from_fn_with_state, map_request};
 use axum::routing::get;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::layer::SocketIoLayer;
+use tower::Layer;
 
 use crate::chat::ChatState;
 use crate::info::ServerInfo;
 use cors::CorsPolicy;
+use sessions::Sessions;
 
 /// What the HTTP handlers share; a cheap clone.
 pub struct AppState<A: Adapter> {
@@ -32,6 +35,8 @@ pub struct AppState<A: Adapter> {
     pub info: Arc<RwLock<ServerInfo>>,
     /// The allowed browser origins; the tunnel adds to it.
     pub cors: CorsPolicy,
+    /// Open Engine.IO sessions per client address.
+    pub sessions: Sessions,
 }
 
 impl<A: Adapter> Clone for AppState<A> {
@@ -42,6 +47,7 @@ impl<A: Adapter> Clone for AppState<A> {
             socket_layer: self.socket_layer.clone(),
             info: self.info.clone(),
             cors: self.cors.clone(),
+            sessions: self.sessions.clone(),
         }
     }
 }
@@ -49,14 +55,20 @@ impl<A: Adapter> Clone for AppState<A> {
 /// The whole HTTP app; testable with `tower::ServiceExt::oneshot`.
 pub fn app<A: Adapter>(state: AppState<A>) -> Router {
     let cors = state.cors.layer();
-    let socket_layer = state.socket_layer.clone();
-    Router::new()
+    let (socket_layer, per_client) = (state.socket_layer.clone(), state.sessions.clone());
+    let routes = Router::new()
         .route("/healthz", get(api::healthz::<A>))
         .route("/metrics", get(api::metrics::<A>))
         .nest("/api", api::routes(state.clone()))
         .fallback_service(assets::service())
-        .with_state(state)
-        .layer(socket_layer)
+        .with_state(state);
+    // One Socket.IO service (one Engine.IO session table), also used to end
+    // long-polling sessions the chat drops.
+    let socketio = socket_layer.layer(routes);
+    per_client.end_polling_through(socketio.clone());
+    Router::new()
+        .fallback_service(socketio)
+        .layer(from_fn_with_state(per_client, sessions::guard))
         .layer(map_request(own_socket_request_head))
         .layer(cors)
 }

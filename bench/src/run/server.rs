@@ -208,6 +208,9 @@ impl Runner {
                     "--json",
                     "--rate-limit",
                     "0",
+                    // Every load client connects from loopback.
+                    "--max-connections-per-ip",
+                    "0",
                     "-q",
                     "--db",
                 ]);

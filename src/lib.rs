@@ -71,10 +71,7 @@ pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
     print.ready(&running.info).context("cannot write to stdout")?;
 
     let closing = tunnel.map(|tunnel| {
-        let targets = Targets {
-            ui: running.ui_addr.unwrap_or(running.backend_addr),
-            backend: running.ui_addr.map(|_| running.backend_addr),
-        };
+        let targets = Targets { app: running.connections.clone(), two_endpoints: running.ui_addr.is_some() };
         let tunnel =
             Tunnel::start(tunnel, targets, tunnel_events(print.clone(), running.shared_info.clone(), cors));
         let mut stopped = stopped.clone();

@@ -106,6 +106,8 @@ pub struct Running {
     pub backend_addr: SocketAddr,
     /// Where the UI port listens; `None` with `--ui-port off`.
     pub ui_addr: Option<SocketAddr>,
+    /// Serves the app on connections that do not come from its listeners (the tunnel's).
+    pub connections: Connections,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
@@ -189,7 +191,7 @@ where
         let _ = stop.send(true);
         stop_in_order(io, servers, pipeline, pipeline_task, store).await
     });
-    Ok(Running { info, shared_info, backend_addr, ui_addr, task })
+    Ok(Running { info, shared_info, backend_addr, ui_addr, connections, task })
 }
 
 /// Shuts down in order: close the sockets, stop the HTTP servers, store what

@@ -9,8 +9,9 @@
 //! session is gone: the request head it was opened with, which holds the
 //! count, lives exactly as long as the session.
 //!
-//! The client address is the connection's `ConnectInfo`, the TCP peer;
-//! headers such as `X-Forwarded-For` are never trusted.
+//! The client address is the connection's `ConnectInfo`: the TCP peer, or for
+//! a tunnel connection the visitor's address as the tunnel edge reported it
+//! (see `connection`); headers such as `X-Forwarded-For` are never trusted.
 
 use std::collections::HashMap;
 use std::convert::Infallible;

@@ -1,6 +1,6 @@
 //! Floods against the real server: many sessions from one address
 //! (`--max-connections-per-ip`), sessions that never connect or are refused,
-//! and idle connections (slowloris).
+//! idle connections (slowloris), and a client that stops reading.
 
 mod common;
 
@@ -247,4 +247,128 @@ async fn new_clients_get_in_while_a_thousand_idle_connections_are_open() {
         .await;
         assert!(read.is_ok(), "an idle connection was still open after {:?}", opened.elapsed());
     }
+}
+
+/// Log lines written in this thread while the guard lives.
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        (Self(buf), tracing::subscriber::set_default(subscriber))
+    }
+
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).lines().map(str::to_owned).collect()
+    }
+}
+
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The id of a `message:new` packet, if `frame` is one.
+fn message_id(frame: &str) -> Option<String> {
+    let args: Value = serde_json::from_str(frame.strip_prefix("42")?).ok()?;
+    (args[0] == "message:new").then(|| args[1]["id"].as_str().unwrap().to_owned())
+}
+
+// A current-thread runtime: the server's tasks log in this thread, where the
+// capture is installed.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_once_and_catches_up_from_history() {
+    const DROP_LINE: &str = "dropping a client that stopped reading";
+    let (logs, _guard) = Logs::capture();
+    let server = TestServer::with(&["--rate-limit", "0"]).await;
+    let watcher = Client::rich(&server.url, "watcher").await;
+    let fast = Client::rich(&server.url, "fast").await;
+    for c in [&watcher, &fast] {
+        assert_eq!(c.request("room:join", json!({ "room": "flood" })).await["ok"], true);
+    }
+
+    // The slow client: a small receive window, joins, then never reads again.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(addr_of(&server.url)).await.unwrap();
+    let ws_url =
+        format!("{}/socket.io/?EIO=4&transport=websocket", server.url.replacen("http://", "ws://", 1));
+    let (mut slow, _) = tokio_tungstenite::client_async(ws_url, tcp).await.unwrap();
+    assert!(next_text(&mut slow).await.starts_with('0'));
+    slow.send(Frame::text(format!("40{}", json!({ "name": "slow", "v": 1 })))).await.unwrap();
+    let connected = next_text(&mut slow).await;
+    let sid: Value = serde_json::from_str(connected.strip_prefix("40").unwrap()).unwrap();
+    let sid = sid["sid"].as_str().unwrap().to_owned();
+    slow.send(Frame::text(format!("421{}", json!(["room:join", { "room": "flood" }])))).await.unwrap();
+    while !next_text(&mut slow).await.starts_with("431") {}
+
+    // Send 4 KB messages in rounds until the server drops the slow client
+    // (its queue holds 1,024 packets; the kernel buffers a few MB more).
+    let text = "x".repeat(4000);
+    let mut sent = Vec::new();
+    for _round in 0..40 {
+        let acks = futures_util::future::join_all(
+            (0..100).map(|_| fast.request("message:send", json!({ "room": "flood", "text": text }))),
+        )
+        .await;
+        for ack in acks {
+            assert_eq!(ack["ok"], true, "{ack}");
+            sent.push(ack["message"]["id"].as_str().unwrap().to_owned());
+        }
+        if logs.lines().iter().any(|l| l.contains(DROP_LINE)) {
+            break;
+        }
+    }
+    let drops: Vec<_> = logs.lines().into_iter().filter(|l| l.contains(DROP_LINE)).collect();
+    assert_eq!(drops.len(), 1, "one line for the one slow client: {drops:?}");
+    assert!(drops[0].contains(&sid), "the line names the sid: {}", drops[0]);
+
+    // The other member got every message, in order, without a gap.
+    for id in &sent {
+        assert_eq!(&watcher.next("message:new").await["id"], id);
+    }
+
+    // The slow client's connection is closed: what it had been sent is a
+    // prefix of the messages, in order, then the stream ends.
+    let mut seen = Vec::new();
+    let ended = tokio::time::timeout(RECV_TIMEOUT * 2, async {
+        while let Some(Ok(frame)) = slow.next().await {
+            if let Frame::Text(t) = frame
+                && let Some(id) = message_id(&t)
+            {
+                seen.push(id);
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the slow client's connection is still open");
+    assert!(seen.len() < sent.len(), "it was dropped before it got everything");
+    assert_eq!(seen[..], sent[..seen.len()], "what it got is in order and without a gap");
+
+    // Reconnected, it catches up from history: nothing is lost.
+    let back = Client::rich(&server.url, "slow").await;
+    let mut after = seen.last().cloned().unwrap_or_else(|| "0".repeat(16));
+    loop {
+        let page = back.request("history", json!({ "room": "flood", "after": after, "limit": 100 })).await;
+        let page = page["messages"].as_array().unwrap().clone();
+        let Some(last) = page.last() else { break };
+        after = last["id"].as_str().unwrap().to_owned();
+        seen.extend(page.iter().map(|m| m["id"].as_str().unwrap().to_owned()));
+    }
+    assert_eq!(seen, sent);
+    let warnings = logs.lines().into_iter().filter(|l| l.contains("WARN")).count();
+    assert!(warnings <= 2, "the overflow did not flood the log: {:#?}", logs.lines());
 }

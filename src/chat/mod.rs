@@ -4,7 +4,7 @@
 //! - [`protocol`]: event names, requests, replies and the wire shape of the
 //!   domain types (the public API, see docs/protocol.md); [`error`]: refusals;
 //! - [`handshake`]: who connects, and whether they may;
-//! - [`evict`]: closing a refused handshake;
+//! - [`evict`]: closing a refused handshake, and a client that stopped reading;
 //! - [`handlers`]: what each client event does, and [`actions`]: the steps they share;
 //! - [`access`]: the access token and private-room admission, for every path;
 //! - [`session`]: what the server keeps per connection (order, rate, typing);

@@ -287,36 +287,12 @@ fn message_id(frame: &str) -> Option<String> {
     (args[0] == "message:new").then(|| args[1]["id"].as_str().unwrap().to_owned())
 }
 
-// A current-thread runtime: the server's tasks log in this thread, where the
-// capture is installed.
-#[tokio::test]
-async fn a_client_that_stops_reading_is_dropped_once_and_catches_up_from_history() {
-    const DROP_LINE: &str = "dropping a client that stopped reading";
-    let (logs, _guard) = Logs::capture();
-    let server = TestServer::with(&["--rate-limit", "0"]).await;
-    let watcher = Client::rich(&server.url, "watcher").await;
-    let fast = Client::rich(&server.url, "fast").await;
-    for c in [&watcher, &fast] {
-        assert_eq!(c.request("room:join", json!({ "room": "flood" })).await["ok"], true);
-    }
+const DROP_LINE: &str = "dropping a client that stopped reading";
 
-    // The slow client: a small receive window, joins, then never reads again.
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let tcp = socket.connect(addr_of(&server.url)).await.unwrap();
-    let ws_url =
-        format!("{}/socket.io/?EIO=4&transport=websocket", server.url.replacen("http://", "ws://", 1));
-    let (mut slow, _) = tokio_tungstenite::client_async(ws_url, tcp).await.unwrap();
-    assert!(next_text(&mut slow).await.starts_with('0'));
-    slow.send(Frame::text(format!("40{}", json!({ "name": "slow", "v": 1 })))).await.unwrap();
-    let connected = next_text(&mut slow).await;
-    let sid: Value = serde_json::from_str(connected.strip_prefix("40").unwrap()).unwrap();
-    let sid = sid["sid"].as_str().unwrap().to_owned();
-    slow.send(Frame::text(format!("421{}", json!(["room:join", { "room": "flood" }])))).await.unwrap();
-    while !next_text(&mut slow).await.starts_with("431") {}
-
-    // Send 4 KB messages in rounds until the server drops the slow client
-    // (its queue holds 1,024 packets; the kernel buffers a few MB more).
+/// Sends 4 KB messages to `flood` in rounds until the server logs that it
+/// dropped a client (a queue holds 1,024 packets; the kernel buffers a few
+/// MB more), at most 4,000; the ids sent.
+async fn flood_until_dropped(fast: &Client, logs: &Logs) -> Vec<String> {
     let text = "x".repeat(4000);
     let mut sent = Vec::new();
     for _round in 0..40 {
@@ -332,6 +308,42 @@ async fn a_client_that_stops_reading_is_dropped_once_and_catches_up_from_history
             break;
         }
     }
+    sent
+}
+
+/// A TCP connection with a 4 KiB receive buffer, for a client that stops reading.
+async fn small_window(url: &str) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(addr_of(url)).await.unwrap()
+}
+
+// A current-thread runtime: the server's tasks log in this thread, where the
+// capture is installed.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_once_and_catches_up_from_history() {
+    let (logs, _guard) = Logs::capture();
+    let server = TestServer::with(&["--rate-limit", "0"]).await;
+    let watcher = Client::rich(&server.url, "watcher").await;
+    let fast = Client::rich(&server.url, "fast").await;
+    for c in [&watcher, &fast] {
+        assert_eq!(c.request("room:join", json!({ "room": "flood" })).await["ok"], true);
+    }
+
+    // The slow client: a small receive window, joins, then never reads again.
+    let tcp = small_window(&server.url).await;
+    let ws_url =
+        format!("{}/socket.io/?EIO=4&transport=websocket", server.url.replacen("http://", "ws://", 1));
+    let (mut slow, _) = tokio_tungstenite::client_async(ws_url, tcp).await.unwrap();
+    assert!(next_text(&mut slow).await.starts_with('0'));
+    slow.send(Frame::text(format!("40{}", json!({ "name": "slow", "v": 1 })))).await.unwrap();
+    let connected = next_text(&mut slow).await;
+    let sid: Value = serde_json::from_str(connected.strip_prefix("40").unwrap()).unwrap();
+    let sid = sid["sid"].as_str().unwrap().to_owned();
+    slow.send(Frame::text(format!("421{}", json!(["room:join", { "room": "flood" }])))).await.unwrap();
+    while !next_text(&mut slow).await.starts_with("431") {}
+
+    let sent = flood_until_dropped(&fast, &logs).await;
     let drops: Vec<_> = logs.lines().into_iter().filter(|l| l.contains(DROP_LINE)).collect();
     assert_eq!(drops.len(), 1, "one line for the one slow client: {drops:?}");
     assert!(drops[0].contains(&sid), "the line names the sid: {}", drops[0]);
@@ -371,4 +383,45 @@ async fn a_client_that_stops_reading_is_dropped_once_and_catches_up_from_history
     assert_eq!(seen, sent);
     let warnings = logs.lines().into_iter().filter(|l| l.contains("WARN")).count();
     assert!(warnings <= 2, "the overflow did not flood the log: {:#?}", logs.lines());
+}
+
+#[tokio::test]
+async fn a_client_upgraded_from_long_polling_that_stops_reading_is_dropped() {
+    let (logs, _guard) = Logs::capture();
+    let server = TestServer::with(&["--rate-limit", "0"]).await;
+    let fast = Client::rich(&server.url, "fast").await;
+    assert_eq!(fast.request("room:join", json!({ "room": "flood" })).await["ok"], true);
+
+    // As socket.io-client does: open over long-polling, connect, then upgrade.
+    let http = reqwest::Client::new();
+    let (status, open) = polling_open(ip("127.0.0.1"), &server.url, &[]).await;
+    assert_eq!(status, 200);
+    let sid: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
+    let sid = sid["sid"].as_str().unwrap().to_owned();
+    let poll = format!("{}/socket.io/?EIO=4&transport=polling&sid={sid}", server.url);
+    http.post(&poll).body(format!("40{}", json!({ "name": "slow", "v": 1 }))).send().await.unwrap();
+    let connected = http.get(&poll).send().await.unwrap().text().await.unwrap();
+    assert!(connected.split('\x1e').any(|p| p.starts_with("40")), "{connected:?}");
+    let ws_url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket&sid={sid}",
+        server.url.replacen("http://", "ws://", 1)
+    );
+    let (mut slow, _) =
+        tokio_tungstenite::client_async(&ws_url, small_window(&server.url).await).await.unwrap();
+    slow.send(Frame::text("2probe")).await.unwrap();
+    assert_eq!(next_text(&mut slow).await, "3probe");
+    slow.send(Frame::text("5")).await.unwrap();
+    // Someone else who learned the sid asks to upgrade it too (and fails):
+    // that must not hide the session's real connection.
+    let intruder =
+        tokio_tungstenite::client_async(&ws_url, tcp_from(ip("127.0.0.1"), &server.url).await).await;
+    slow.send(Frame::text(format!("421{}", json!(["room:join", { "room": "flood" }])))).await.unwrap();
+    while !next_text(&mut slow).await.starts_with("431") {}
+
+    flood_until_dropped(&fast, &logs).await;
+    let drops: Vec<_> = logs.lines().into_iter().filter(|l| l.contains(DROP_LINE)).collect();
+    assert_eq!(drops.len(), 1, "{drops:?}");
+    assert!(drops[0].contains(&sid), "{}", drops[0]);
+    closed_within(&mut slow, RECV_TIMEOUT * 2).await;
+    drop(intruder);
 }

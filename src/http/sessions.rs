@@ -40,8 +40,10 @@ struct Inner {
     /// Most open sessions per address; `0` for no limit.
     max_per_ip: usize,
     open: Mutex<HashMap<IpAddr, usize>>,
-    /// The connection each WebSocket-upgraded session now runs on, by sid.
-    upgraded: Mutex<HashMap<String, Switch>>,
+    /// The connections that asked to upgrade each session to a WebSocket, by
+    /// sid, while they are open: the session's own, and any other request
+    /// naming its sid (which fails, and must not hide the real one).
+    upgraded: Mutex<HashMap<String, Vec<Switch>>>,
     /// Ends a long-polling session by sid, once the app is built.
     end_polling: OnceLock<EndPolling>,
 }
@@ -100,8 +102,12 @@ pub fn close<A: Adapter>(s: &Socket<A>) {
     let Some(sessions) = extensions.get::<Sessions>() else { return };
     match s.transport_type() {
         TransportType::Websocket => {
-            let upgraded = lock(&sessions.0.upgraded).get(&s.id.to_string()).cloned();
-            if let Some(switch) = upgraded.or_else(|| extensions.get::<Switch>().cloned()) {
+            let mut switches = lock(&sessions.0.upgraded).get(&s.id.to_string()).cloned().unwrap_or_default();
+            // A session opened as a WebSocket runs on its handshake's connection.
+            if s.req_parts().uri.query().is_some_and(|q| q.contains("transport=websocket")) {
+                switches.extend(extensions.get::<Switch>().cloned());
+            }
+            for switch in switches {
                 switch.cut();
             }
         }
@@ -141,8 +147,11 @@ struct Upgrade {
 impl Drop for Upgrade {
     fn drop(&mut self) {
         let mut upgraded = lock(&self.sessions.0.upgraded);
-        if upgraded.get(&self.sid).is_some_and(|s| s.same(&self.switch)) {
-            upgraded.remove(&self.sid);
+        if let Some(switches) = upgraded.get_mut(&self.sid) {
+            switches.retain(|s| !s.same(&self.switch));
+            if switches.is_empty() {
+                upgraded.remove(&self.sid);
+            }
         }
     }
 }
@@ -173,7 +182,7 @@ pub async fn guard(State(sessions): State<Sessions>, mut req: Request, next: Nex
         }
         (Some(sid), _) if websocket => {
             if let Some(switch) = switch {
-                lock(&sessions.0.upgraded).insert(sid.clone(), switch.clone());
+                lock(&sessions.0.upgraded).entry(sid.clone()).or_default().push(switch.clone());
                 req.extensions_mut().insert(Arc::new(Upgrade { sessions: sessions.clone(), sid, switch }));
             }
         }

@@ -108,6 +108,10 @@ pub struct ServeArgs {
     /// connections, bursts of twice that; 0 turns this limit off.
     #[arg(long, env = "RTCHAT_RATE_LIMIT_PER_IP", default_value_t = 60)]
     pub rate_limit_per_ip: u32,
+    /// Open Socket.IO connections (Engine.IO sessions) allowed from one client
+    /// address, counting this machine like any other; 0 turns the limit off.
+    #[arg(long, env = "RTCHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_name = "N")]
+    pub max_connections_per_ip: usize,
 
     /// Print one machine-readable JSON `ready` line with every URL instead of the
     /// banner (and a `tunnel` line at every tunnel state change).
@@ -235,6 +239,7 @@ mod tests {
         assert_eq!((s.host, s.port, s.ui_port), (None, 3000, UiPort::Port(5173)));
         assert!(!s.lan && !s.no_qr);
         assert_eq!((s.max_message_len, s.rate_limit), (4000, 20));
+        assert_eq!(s.max_connections_per_ip, 256);
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     /// The access token was generated at start (for the tunnel), not given.
     pub token_generated: bool,
+    /// Open Engine.IO sessions allowed per client address; `0` for no limit.
+    pub max_connections_per_ip: usize,
 }
 
 /// A configuration mistake, worded for the person who made it.
@@ -132,6 +134,7 @@ impl Config {
             json: args.json,
             tunnel,
             token_generated,
+            max_connections_per_ip: args.max_connections_per_ip,
             redis: args
                 .redis
                 .as_deref()

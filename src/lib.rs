@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`cli`] and [`config`]: the command line and the validated [`config::Config`];
 //! - [`server`]: starts and stops a server on listeners the caller bound;
+//! - [`connection`]: serves the app on each connection (accept loop, header
+//!   timeout, the client address, cutting a connection);
 //! - [`http`]: the axum app (`/socket.io/`, `/api/`, `/healthz`, the embedded web UI);
 //! - [`chat`]: the Socket.IO protocol, its handlers, presence and the send pipeline;
 //! - [`model`]: the domain types (users, messages, rooms) the chat and the store share;
@@ -19,6 +21,7 @@ pub mod banner;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod http;
 pub mod info;
 pub mod lan;
@@ -46,6 +49,7 @@ const TUNNEL_CLOSE: Duration = Duration::from_millis(700);
 /// Runs `rtchat serve` until Ctrl-C or SIGTERM.
 pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
     let config = config::Config::from_args(args)?;
+    let files = connection::raise_open_file_limit();
     let listeners = server::Listeners::bind(&config).await?;
     let print = Arc::new(banner::Printer::new(&config));
     let (cors, hosts, tunnel) = (config.cors.clone(), config.hosts.clone(), config.tunnel.clone());
@@ -60,13 +64,15 @@ pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
         let _ = server_stopped.wait_for(|s| *s).await;
     })
     .await?;
+    // Logged once started, so a refused start still prints one line.
+    match files {
+        Ok(limit) => tracing::info!(limit, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
+    }
     print.ready(&running.info).context("cannot write to stdout")?;
 
     let closing = tunnel.map(|tunnel| {
-        let targets = Targets {
-            ui: running.ui_addr.unwrap_or(running.backend_addr),
-            backend: running.ui_addr.map(|_| running.backend_addr),
-        };
+        let targets = Targets { app: running.connections.clone(), two_endpoints: running.ui_addr.is_some() };
         let events = tunnel_events(print.clone(), running.shared_info.clone(), cors, hosts);
         let tunnel = Tunnel::start(tunnel, targets, events);
         let mut stopped = stopped.clone();

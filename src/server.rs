@@ -9,8 +9,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
-use axum::serve::ListenerExt;
 use socketioxide::adapter::Adapter;
 use socketioxide::{SocketIo, SocketIoBuilder};
 use socketioxide_core::adapter::DefinedAdapter;
@@ -20,6 +18,8 @@ use tokio::task::JoinHandle;
 
 use crate::chat::{self, ChatState, pipeline};
 use crate::config::Config;
+use crate::connection::{self, Connections};
+use crate::http::sessions::Sessions;
 use crate::http::{AppState, app};
 use crate::info::{ServerInfo, network_addresses};
 use crate::scale::{AdapterStart, Health, RedisAdapter};
@@ -34,6 +34,10 @@ const CLIENT_QUEUE: usize = 1024;
 /// buffer is allocated up front for every connection (socketioxide's default
 /// is 4 KiB); a larger frame grows it as needed.
 const WS_READ_BUFFER: usize = 1024;
+/// How long a new Engine.IO session may take to send its Socket.IO connect
+/// before it is closed (socketioxide's default is 45 s; a client sends it
+/// as soon as the session opens).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
 /// How long shutdown waits for connections to close.
 const CLOSE_GRACE: Duration = Duration::from_millis(1200);
 /// How long shutdown then waits for each HTTP server to stop.
@@ -103,6 +107,8 @@ pub struct Running {
     pub backend_addr: SocketAddr,
     /// Where the UI port listens; `None` with `--ui-port off`.
     pub ui_addr: Option<SocketAddr>,
+    /// Serves the app on connections that do not come from its listeners (the tunnel's).
+    pub connections: Connections,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
@@ -137,6 +143,7 @@ pub async fn start(
         .ws_max_frame_size(MAX_PAYLOAD as usize)
         .ws_max_message_size(MAX_PAYLOAD as usize)
         .max_buffer_size(CLIENT_QUEUE)
+        .connect_timeout(CONNECT_TIMEOUT)
         .ws_read_buffer_size(WS_READ_BUFFER);
     match &config.redis {
         None => launch(config, listeners, shutdown, store, builder, Health::default()).await,
@@ -171,6 +178,7 @@ where
     let ui_addr = listeners.ui.as_ref().map(TcpListener::local_addr).transpose()?;
     let info = ServerInfo::new(&config, backend_addr, ui_addr, &network_addresses(&config));
     let shared_info = Arc::new(RwLock::new(info.clone()));
+    let sessions = Sessions::new(config.max_connections_per_ip);
     let state = AppState {
         chat,
         io: io.clone(),
@@ -178,13 +186,13 @@ where
         info: shared_info.clone(),
         cors: config.cors.clone(),
         hosts: config.hosts.clone(),
+        sessions,
     };
-    let router = app(state);
-
     let (stop, stopped) = watch::channel(false);
+    let connections = Connections::new(app(state), stopped);
     let servers = std::iter::once(listeners.backend)
         .chain(listeners.ui)
-        .map(|listener| tokio::spawn(serve_http(listener, router.clone(), stopped.clone())))
+        .map(|listener| tokio::spawn(connection::serve_listener(listener, connections.clone())))
         .collect();
     tracing::info!(backend = %backend_addr, ui = ?ui_addr, db = %config.db, "listening");
 
@@ -194,31 +202,7 @@ where
         let _ = stop.send(true);
         stop_in_order(io, servers, pipeline, pipeline_task, store).await
     });
-    Ok(Running { info, shared_info, backend_addr, ui_addr, task })
-}
-
-/// Serves the app on one listener until `stopped` turns true.
-async fn serve_http(
-    listener: TcpListener,
-    router: Router,
-    mut stopped: watch::Receiver<bool>,
-) -> io::Result<()> {
-    // Chat packets are small: with Nagle's algorithm on, a reply can wait
-    // for the client's delayed ack, up to 40 ms (measured: a 34 ms median
-    // at 30,000 acked messages/s). Writes are already coalesced per batch
-    // (see chat/pipeline.rs). Node's HTTP server sets this by default too.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    // The peer address goes into each request, for the connection's span.
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        })
-        .await
+    Ok(Running { info, shared_info, backend_addr, ui_addr, connections, task })
 }
 
 /// Shuts down in order: close the sockets, stop the HTTP servers, store what

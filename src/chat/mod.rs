@@ -4,6 +4,7 @@
 //! - [`protocol`]: event names, requests, replies and the wire shape of the
 //!   domain types (the public API, see docs/protocol.md); [`error`]: refusals;
 //! - [`handshake`]: who connects, and whether they may;
+//! - [`evict`]: closing a refused handshake, and a client that stopped reading;
 //! - [`handlers`]: what each client event does, [`request`]: the request each
 //!   takes (order, span, one answer), and [`actions`]: the steps they share;
 //! - [`access`]: the access token and private-room admission, for every path;
@@ -16,6 +17,7 @@
 pub mod access;
 pub mod actions;
 pub mod error;
+pub mod evict;
 pub mod handlers;
 pub mod handshake;
 pub mod metrics;
@@ -41,7 +43,7 @@ use pipeline::Pipeline;
 /// Installs the chat on the default namespace; adapters that connect to a
 /// remote service return a future that must be awaited.
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {
-    io.ns("/", handlers::on_connect::<A>.with(handshake::admit::<A>))
+    io.ns("/", handlers::on_connect::<A>.with(evict::admit_or_close::<A>))
 }
 
 /// The limits and access rules the chat enforces.

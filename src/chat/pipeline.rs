@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use super::error::ChatError;
 use super::protocol::{Wire, event};
-use super::rooms;
+use super::{evict, rooms};
 use crate::model::{Message, NewMessage};
 use crate::store::{Appended, Store, StoreError};
 
@@ -167,14 +167,15 @@ async fn store_and_deliver<A: Adapter>(
 }
 
 /// Delivers a stored message: `message:new` to rich members, the plain text to
-/// seed-style clients whose current room it is.
+/// seed-style clients whose current room it is. A member whose queue is full
+/// is dropped before the next message (see [`evict`]).
 async fn broadcast<A: Adapter>(io: &SocketIo<A>, message: &Message) {
     let (rich, seed) = rooms::delivery_rooms(&message.room);
     if let Err(e) = io.to(rich).emit(event::MESSAGE_NEW, &Wire(message)).await {
-        tracing::warn!(error = %e, room = %message.room, "broadcast to rich clients failed");
+        evict::after_broadcast(io, &rooms::rich_room(&message.room), e);
     }
     if let Err(e) = io.to(seed).emit(event::MESSAGE, &message.text).await {
-        tracing::warn!(error = %e, room = %message.room, "broadcast to seed clients failed");
+        evict::after_broadcast(io, &rooms::seed_room(&message.room), e);
     }
 }
 

@@ -7,23 +7,26 @@ mod assets;
 pub mod cors;
 pub mod guard;
 pub mod hosts;
+pub mod sessions;
 
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Uri};
-use axum::middleware::{map_request, map_request_with_state};
+use axum::middleware::{from_fn_with_state, map_request, map_request_with_state};
 use axum::routing::get;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::layer::SocketIoLayer;
+use tower::Layer;
 
 use crate::chat::ChatState;
 use crate::info::ServerInfo;
 use cors::CorsPolicy;
 use guard::Guard;
 use hosts::HostPolicy;
+use sessions::Sessions;
 
 /// What the HTTP handlers share; a cheap clone.
 pub struct AppState<A: Adapter> {
@@ -39,6 +42,8 @@ pub struct AppState<A: Adapter> {
     pub cors: CorsPolicy,
     /// The names the server is reachable as; the tunnel adds to it.
     pub hosts: HostPolicy,
+    /// Open Engine.IO sessions per client address.
+    pub sessions: Sessions,
 }
 
 impl<A: Adapter> Clone for AppState<A> {
@@ -50,6 +55,7 @@ impl<A: Adapter> Clone for AppState<A> {
             info: self.info.clone(),
             cors: self.cors.clone(),
             hosts: self.hosts.clone(),
+            sessions: self.sessions.clone(),
         }
     }
 }
@@ -61,14 +67,20 @@ impl<A: Adapter> Clone for AppState<A> {
 pub fn app<A: Adapter>(state: AppState<A>) -> Router {
     let cors = state.cors.layer();
     let guard = Guard { cors: state.cors.clone(), hosts: state.hosts.clone() };
-    let socket_layer = state.socket_layer.clone();
-    Router::new()
+    let (socket_layer, per_client) = (state.socket_layer.clone(), state.sessions.clone());
+    let routes = Router::new()
         .route("/healthz", get(api::healthz::<A>))
         .route("/metrics", get(api::metrics::<A>))
         .nest("/api", api::routes(state.clone()))
         .fallback_service(assets::service())
-        .with_state(state)
-        .layer(socket_layer)
+        .with_state(state);
+    // One Socket.IO service (one Engine.IO session table), also used to end
+    // long-polling sessions the chat drops.
+    let socketio = socket_layer.layer(routes);
+    per_client.end_polling_through(socketio.clone());
+    Router::new()
+        .fallback_service(socketio)
+        .layer(from_fn_with_state(per_client, sessions::guard))
         .layer(map_request(own_socket_request_head))
         .layer(cors)
         .layer(map_request_with_state(guard, guard::check))

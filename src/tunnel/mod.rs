@@ -2,8 +2,10 @@
 //!
 //! One ngrok session carries both endpoints: the UI port's (the URL in the QR
 //! code) and the backend port's. Connections arriving through a tunnel are
-//! forwarded to the matching local port, so the app behaves the same locally
-//! and through the tunnel.
+//! served by the app in-process, like those on the local ports, so it behaves
+//! the same locally and through the tunnel; each carries the visitor's address
+//! as the edge reports it, so limits per address count each visitor, not the
+//! tunnel as one local client.
 //!
 //! Faults never stop the local chat. When the edge cannot be reached, or a
 //! session is lost, the session is rebuilt with a capped exponential backoff
@@ -14,15 +16,17 @@
 pub mod authtoken;
 mod config;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use ngrok::config::{OauthOptions, TunnelBuilder};
+use ngrok::prelude::ConnInfo;
 use ngrok::session::{ConnectError, IoStream, default_connect};
 use ngrok::tunnel::{EndpointInfo, HttpTunnel};
 use tokio::sync::watch;
+
+use crate::connection::{Connections, Via};
 
 /// First wait between attempts to reach the edge; it doubles up to [`RETRY_CAP`].
 const RETRY_FIRST: Duration = Duration::from_millis(250);
@@ -98,13 +102,15 @@ impl TunnelState {
 /// Receives every tunnel state change.
 pub type TunnelEvents = Arc<dyn Fn(&TunnelState) + Send + Sync>;
 
-/// The local ports tunnel connections are forwarded to.
-#[derive(Debug, Clone, Copy)]
+/// What the tunnel serves.
+#[derive(Clone)]
 pub struct Targets {
-    /// The UI port (the backend port with `--ui-port off`).
-    pub ui: SocketAddr,
-    /// `None` when everything is served on one port (`--ui-port off`).
-    pub backend: Option<SocketAddr>,
+    /// The app, served on every tunnel connection (both endpoints serve it,
+    /// as both local ports do).
+    pub app: Connections,
+    /// Whether the backend has its own endpoint, as it has its own port
+    /// (`false` with `--ui-port off`).
+    pub two_endpoints: bool,
 }
 
 /// A running tunnel; [`Tunnel::close`] ends it cleanly.
@@ -131,15 +137,6 @@ impl Tunnel {
     }
 }
 
-/// Local listeners on every interface are reached through loopback.
-fn dial(addr: SocketAddr) -> SocketAddr {
-    if addr.ip().is_unspecified() {
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
-    } else {
-        addr
-    }
-}
-
 async fn run(
     config: TunnelConfig,
     targets: Targets,
@@ -151,7 +148,7 @@ async fn run(
     let mut reported_down = false;
     loop {
         let opened = tokio::select! {
-            opened = open(&config, targets.backend.is_some()) => opened,
+            opened = open(&config, targets.two_endpoints) => opened,
             () = stop_requested(&mut stopped) => return,
         };
         match opened {
@@ -162,11 +159,11 @@ async fn run(
                 events(&TunnelState::Up { ui: ui_url, backend: backend_url });
                 wait = RETRY_FIRST;
                 let forwarding = async {
-                    match (backend, targets.backend) {
-                        (Some(backend), Some(target)) => {
-                            tokio::join!(forward(ui, dial(targets.ui)), forward(backend, dial(target)));
+                    match backend {
+                        Some(backend) => {
+                            tokio::join!(serve(ui, &targets.app), serve(backend, &targets.app));
                         }
-                        _ => forward(ui, dial(targets.ui)).await,
+                        None => serve(ui, &targets.app).await,
                     }
                 };
                 tokio::select! {
@@ -318,19 +315,16 @@ impl ngrok::session::Connector for OneAttempt {
     }
 }
 
-/// Copies every connection arriving through `tunnel` to the local `target`.
-async fn forward(mut tunnel: HttpTunnel, target: SocketAddr) {
+/// Serves the app on every connection arriving through `tunnel`.
+async fn serve(mut tunnel: HttpTunnel, app: &Connections) {
     loop {
         match tunnel.try_next().await {
-            Ok(Some(mut conn)) => {
-                tokio::spawn(async move {
-                    match tokio::net::TcpStream::connect(target).await {
-                        Ok(mut local) => {
-                            let _ = tokio::io::copy_bidirectional(&mut conn, &mut local).await;
-                        }
-                        Err(e) => tracing::warn!(error = %e, %target, "cannot reach the local server"),
-                    }
-                });
+            Ok(Some(conn)) => {
+                // The edge reports the visitor's address in each connection's
+                // header; it is the only client address a tunnel connection has.
+                let client = conn.remote_addr();
+                let app = app.clone();
+                tokio::spawn(async move { app.serve(conn, client, Via::Tunnel).await });
             }
             Ok(None) => return,
             Err(e) => {

@@ -210,6 +210,9 @@ impl Runner {
                     "0",
                     "--rate-limit-per-ip",
                     "0",
+                    // Every load client connects from loopback.
+                    "--max-connections-per-ip",
+                    "0",
                     "-q",
                     "--db",
                 ]);

@@ -323,7 +323,7 @@ async fn small_window(url: &str) -> TcpStream {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_once_and_catches_up_from_history() {
     let (logs, _guard) = Logs::capture();
-    let server = TestServer::with(&["--rate-limit", "0"]).await;
+    let server = TestServer::with(&["--rate-limit", "0", "--rate-limit-per-ip", "0"]).await;
     let watcher = Client::rich(&server.url, "watcher").await;
     let fast = Client::rich(&server.url, "fast").await;
     for c in [&watcher, &fast] {
@@ -388,7 +388,7 @@ async fn a_client_that_stops_reading_is_dropped_once_and_catches_up_from_history
 #[tokio::test]
 async fn a_client_upgraded_from_long_polling_that_stops_reading_is_dropped() {
     let (logs, _guard) = Logs::capture();
-    let server = TestServer::with(&["--rate-limit", "0"]).await;
+    let server = TestServer::with(&["--rate-limit", "0", "--rate-limit-per-ip", "0"]).await;
     let fast = Client::rich(&server.url, "fast").await;
     assert_eq!(fast.request("room:join", json!({ "room": "flood" })).await["ok"], true);
 

@@ -55,19 +55,8 @@ pub async fn admit<A: Adapter>(
         span.in_scope(|| tracing::debug!("handshake refused: missing or wrong token"));
         return Err(Refused(ErrorCode::Unauthorized));
     }
-    let name = match &auth.name {
-        None | Some(serde_json::Value::Null) => guest_name(),
-        Some(serde_json::Value::String(n)) => {
-            validate::display_name(n).map_err(|_| Refused(ErrorCode::BadRequest))?
-        }
-        Some(_) => return Err(Refused(ErrorCode::BadRequest)),
-    };
-    let rich = match &auth.v {
-        None | Some(serde_json::Value::Null) => false,
-        Some(v) if v == 1 || v == "1" => true,
-        Some(_) => return Err(Refused(ErrorCode::BadRequest)),
-    };
-    let user = User { id: s.id.to_string(), name };
+    let (name, rich) = identity(&auth).map_err(Refused)?;
+    let user = User { id: s.id.to_string(), name: name.unwrap_or_else(guest_name) };
     let rates = (chat.settings.rate_limit, chat.settings.rate_limit_requests);
     let me = Arc::new(Session::new(user, rich, peer.map(|p| p.ip()), rates, span));
     s.extensions.insert(me.clone());
@@ -87,6 +76,23 @@ pub async fn admit<A: Adapter>(
     Ok(())
 }
 
+/// Who `auth` says is connecting: the display name (`None` when the server
+/// is to pick one) and whether the client speaks the rich protocol.
+fn identity(auth: &Auth) -> Result<(Option<String>, bool), ErrorCode> {
+    use serde_json::Value;
+    let name = match &auth.name {
+        None | Some(Value::Null) => None,
+        Some(Value::String(n)) => Some(validate::display_name(n).map_err(|e| e.code)?),
+        Some(_) => return Err(ErrorCode::BadRequest),
+    };
+    let rich = match &auth.v {
+        None | Some(Value::Null) => false,
+        Some(v) if v == 1 || v == "1" => true,
+        Some(_) => return Err(ErrorCode::BadRequest),
+    };
+    Ok((name, rich))
+}
+
 /// The span every log line of this connection is written in.
 fn connection_span<A: Adapter>(s: &Socket<A>, peer: Option<SocketAddr>) -> tracing::Span {
     tracing::info_span!(
@@ -101,4 +107,43 @@ fn guest_name() -> String {
     let mut b = [0u8; 2];
     getrandom::fill(&mut b).expect("the operating system's random source is available");
     format!("guest-{:04}", u16::from_le_bytes(b) % 10_000)
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "\\PC{0,40}".prop_map(Value::from),
+            Just(json!(1)),
+            Just(json!("1")),
+            Just(json!(["x"])),
+            Just(json!({ "a": 1 })),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn an_identity_is_a_valid_name_and_version_or_bad_request(name in any_json(), v in any_json()) {
+            let auth = Auth { name: Some(name.clone()), token: None, v: Some(v.clone()) };
+            match identity(&auth) {
+                Ok((shown, rich)) => {
+                    prop_assert!(name.is_null() || validate::display_name(name.as_str().unwrap()).ok() == shown);
+                    prop_assert_eq!(rich, v == json!(1) || v == json!("1"));
+                }
+                Err(code) => {
+                    prop_assert_eq!(code, ErrorCode::BadRequest);
+                    let bad_name = !name.is_null() && name.as_str().is_none_or(|n| validate::display_name(n).is_err());
+                    let bad_v = !(v.is_null() || v == json!(1) || v == json!("1"));
+                    prop_assert!(bad_name || bad_v);
+                }
+            }
+        }
+    }
 }

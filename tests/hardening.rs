@@ -5,20 +5,8 @@
 mod common;
 
 use common::sio::ConnectError;
-use common::{Client, TestServer};
+use common::{Client, TestServer, code, ok};
 use serde_json::{Value, json};
-
-#[track_caller]
-fn code(v: &Value) -> &str {
-    assert_eq!(v["ok"], false, "expected an error, got {v}");
-    v["error"]["code"].as_str().unwrap()
-}
-
-#[track_caller]
-fn ok(v: Value) -> Value {
-    assert_eq!(v["ok"], true, "expected ok, got {v}");
-    v
-}
 
 #[tokio::test]
 async fn a_typing_flood_is_announced_once_and_then_refused() {

@@ -6,15 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::sio::ConnectError;
-use common::{Client, TestServer, ok};
+use common::{Client, TestServer, code, ok};
 use serde_json::{Value, json};
-
-#[track_caller]
-fn code(v: &Value) -> &str {
-    assert_eq!(v["ok"], false, "expected an error, got {v}");
-    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error without a message: {v}");
-    v["error"]["code"].as_str().unwrap()
-}
 
 fn names(members: &Value) -> Vec<&str> {
     members.as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect()

@@ -169,6 +169,18 @@ pub fn ok(reply: Value) -> Value {
     reply
 }
 
+/// The error code of a refusal (`ok: false` with a sentence for people);
+/// anything else fails at the caller's line.
+#[track_caller]
+pub fn code(reply: &Value) -> &str {
+    assert_eq!(reply["ok"], false, "expected an error, got {reply}");
+    assert!(
+        reply["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error without a message: {reply}"
+    );
+    reply["error"]["code"].as_str().unwrap()
+}
+
 /// A room's whole history through the REST API, paging with `after`.
 pub async fn rest_history(url: &str, room: &str) -> Vec<Value> {
     let mut all = Vec::new();

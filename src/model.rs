@@ -7,7 +7,8 @@
 /// A person in the chat.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct User {
-    /// Unique while the user is connected.
+    /// Who they are: derived from their `userKey` (stable, see
+    /// [`crate::chat::identity`]), or their connection's id (unique while connected).
     pub id: String,
     /// Display name, 1 to 32 characters.
     pub name: String,
@@ -29,6 +30,11 @@ pub struct Message {
     pub ts: i64,
     /// The sender's own id for it, which makes a resend idempotent.
     pub client_id: Option<String>,
+    /// When it was last edited, in milliseconds since the Unix epoch; each
+    /// edit of a message gets a later time than the one before.
+    pub edited: Option<i64>,
+    /// Whether it was deleted (its text is then empty).
+    pub deleted: bool,
 }
 
 /// A message accepted by the chat, not yet stored (so without an id).
@@ -44,9 +50,19 @@ pub struct NewMessage {
     pub ts: i64,
     /// The sender's own id for it, if any.
     pub client_id: Option<String>,
+    /// Whether `user.id` is stable (the sender has a `userKey`): then a
+    /// resend is recognised by it, otherwise by the display name.
+    pub stable: bool,
 }
 
 impl NewMessage {
+    /// Who a resend must come from to be recognised as one: the stable user
+    /// id, or `~` and the display name for senders without one (a user id
+    /// never starts with `~`).
+    pub fn author(&self) -> String {
+        author(&self.user, self.stable)
+    }
+
     /// The message as stored under sequence number `seq`.
     pub fn stored(self, seq: u64) -> Message {
         Message {
@@ -56,11 +72,42 @@ impl NewMessage {
             text: self.text,
             ts: self.ts,
             client_id: self.client_id,
+            edited: None,
+            deleted: false,
         }
     }
 }
 
-/// A chat room. Once created it never changes.
+/// See [`NewMessage::author`].
+pub fn author(user: &User, stable: bool) -> String {
+    if stable { user.id.clone() } else { format!("~{}", user.name) }
+}
+
+/// A change to a stored message, by its author.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The message's room.
+    pub room: String,
+    /// The message's sequence number.
+    pub seq: u64,
+    /// The stable id of whoever asks: only the author may change a message.
+    pub by: String,
+    /// What changes.
+    pub edit: Edit,
+    /// When, in milliseconds since the Unix epoch.
+    pub at: i64,
+}
+
+/// What a [`Change`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Replaces the text.
+    Text(String),
+    /// Deletes the message: its text is cleared.
+    Delete,
+}
+
+/// A chat room. Once created it never changes; its creator may delete it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Room {
     /// 1 to 64 characters of `[A-Za-z0-9_.-]`.
@@ -71,17 +118,30 @@ pub struct Room {
     pub name: Option<String>,
     /// SHA-256 of the private room's key; `None` for public rooms.
     pub key_hash: Option<[u8; 32]>,
+    /// The stable id of whoever created it with `room:create`, who may delete it.
+    pub creator: Option<String>,
 }
 
 impl Room {
     /// A public room.
     pub fn public(id: impl Into<String>) -> Self {
-        Self { id: id.into(), private: false, name: None, key_hash: None }
+        Self { id: id.into(), private: false, name: None, key_hash: None, creator: None }
     }
 
     /// A private room called `name` that opens with `key`.
     pub fn private(id: impl Into<String>, name: impl Into<String>, key: &str) -> Self {
-        Self { id: id.into(), private: true, name: Some(name.into()), key_hash: Some(hash_key(key)) }
+        Self {
+            id: id.into(),
+            private: true,
+            name: Some(name.into()),
+            key_hash: Some(hash_key(key)),
+            creator: None,
+        }
+    }
+
+    /// The same room, recorded as created by the stable user id `creator`.
+    pub fn created_by(self, creator: Option<String>) -> Self {
+        Self { creator, ..self }
     }
 
     /// Whether `key` is this private room's key (compared in constant time).

@@ -168,8 +168,11 @@ where
     A: Adapter + DefinedAdapter,
     A::InitRes: AdapterStart,
 {
+    let identities = chat::identity::Identities::load(store.as_ref())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the identity secret from the history database: {e}"))?;
     let (pipeline, inbox) = pipeline::channel();
-    let chat = ChatState::new(store.clone(), pipeline.clone(), config.chat.clone(), health);
+    let chat = ChatState::new(store.clone(), pipeline.clone(), config.chat.clone(), health, identities);
     let (socket_layer, io) = builder.with_state(chat.clone()).build_layer();
     chat::register(&io).started().await?;
     let pipeline_task = tokio::spawn(pipeline::run(inbox, store.clone(), io.clone()));

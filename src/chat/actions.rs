@@ -1,5 +1,10 @@
-//! The steps events share: joining and leaving rooms, sending a message,
-//! reading history, counting members, and announcing presence and typing.
+//! The steps events share: joining and leaving rooms, sending, editing and
+//! deleting messages, renaming, reading history, counting members, and
+//! announcing presence and typing.
+//!
+//! Presence is per person: a person with a stable id may be in a room on
+//! several connections, on several processes, and is announced when the
+//! first of them enters and the last leaves ([`rooms::elsewhere`]).
 
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -8,13 +13,13 @@ use socketioxide::extract::SocketRef;
 use super::access::{self, Pass};
 use super::error::{ChatError, ErrorCode};
 use super::protocol::{
-    HistoryRequest, JoinAck, PresenceEvent, RoomInfo, RoomSummary, RoomsRequest, SendRequest, TypingEvent,
-    Wire, event,
+    HistoryRequest, JoinAck, PresenceEvent, RoomDeleted, RoomInfo, RoomSummary, RoomsRequest, SendRequest,
+    TypingEvent, UserUpdate, Wire, event,
 };
-use super::rooms::{self, rich_room, seed_room};
+use super::rooms::{self, Joined, person_room, rich_room, seed_room, user_tag};
 use super::session::{Session, Turn};
 use super::{ChatState, validate};
-use crate::model::{Message, NewMessage, Room, User, now_ms, parse_message_id};
+use crate::model::{Change, Edit, Message, NewMessage, Room, User, now_ms, parse_message_id};
 use crate::store::{Cursor, Page, RoomQuery};
 
 /// Most chat rooms one connection may be in at once.
@@ -58,7 +63,11 @@ pub(super) async fn enter<A: Adapter>(
             chat.store.ensure_room(id).await?
         }
     };
-    access::admit(&room, Pass::Key(key))?;
+    // Where else this person is: a private room they are in elsewhere admits
+    // them, and entering it again is not news to the others.
+    let elsewhere = if me.stable { person_elsewhere(s, me).await? } else { Vec::new() };
+    let theirs = elsewhere.iter().any(|r| r == id);
+    access::admit(&room, Pass::Key(key)).or_else(|e| if theirs { Ok(()) } else { Err(e) })?;
     let already = rooms::is_member(s, id);
     if !already && rooms::joined(s).len() >= MAX_JOINED {
         return Err(ChatError::forbidden(format!(
@@ -75,10 +84,20 @@ pub(super) async fn enter<A: Adapter>(
         }
         s.join(seed_room(id));
     }
-    if !already {
-        announce(s, event::PRESENCE_JOIN, id, &me.user).await;
+    if !already && !theirs {
+        announce(s, event::PRESENCE_JOIN, id, &me.current(s)).await;
     }
     Ok(room)
+}
+
+/// The chat rooms this person is in on their other connections.
+pub(super) async fn person_elsewhere<A: Adapter>(
+    s: &SocketRef<A>,
+    me: &Session,
+) -> Result<Vec<String>, ChatError> {
+    rooms::elsewhere(s, &me.user.id)
+        .await
+        .map_err(|_| ChatError::unavailable("could not read where you are connected; try again"))
 }
 
 /// Leaves a chat room, telling the others; leaving a room one is not in is a no-op.
@@ -86,6 +105,7 @@ pub(super) async fn leave<A: Adapter>(s: &SocketRef<A>, me: &Session, chat: &Cha
     if !rooms::is_member(s, room) {
         return;
     }
+    let user = me.current(s);
     s.leave([rich_room(room), seed_room(room)]);
     if me.current_room().as_deref() == Some(room) {
         me.set_current(None);
@@ -93,8 +113,17 @@ pub(super) async fn leave<A: Adapter>(s: &SocketRef<A>, me: &Session, chat: &Cha
     if me.stop_typing(room) {
         announce_typing(s, me, room, false).await;
     }
-    announce(s, event::PRESENCE_LEAVE, room, &me.user).await;
+    if !still_there(s, me, room).await {
+        announce(s, event::PRESENCE_LEAVE, room, &user).await;
+    }
     forget_if_unused(s, chat, room).await;
+}
+
+/// Whether this person is still in `room` on another connection; when that
+/// cannot be read, they are taken to have left (a stray `presence:leave` is
+/// corrected by the next `members`, a missing one is not).
+pub(super) async fn still_there<A: Adapter>(s: &SocketRef<A>, me: &Session, room: &str) -> bool {
+    me.stable && rooms::elsewhere(s, &me.user.id).await.is_ok_and(|rooms| rooms.iter().any(|r| r == room))
 }
 
 /// Deletes a public room that never held a message once nobody is in it
@@ -154,6 +183,20 @@ async fn accept<A: Adapter>(
     validate::message_text(&text, chat.settings.max_message_len)?;
     validate::client_id(client_id.as_deref())?;
     chat.health.check()?;
+    spend_message(me, chat)?;
+    let joined = Joined::of(s);
+    if !joined.has(&room) {
+        return Err(ChatError::forbidden("join the room before sending to it"));
+    }
+    if me.stop_typing(&room) {
+        announce_typing(s, me, &room, false).await;
+    }
+    let user = joined.user().unwrap_or_else(|| me.user.clone());
+    Ok(NewMessage { room, user, text, ts: now_ms(), client_id, stable: me.stable })
+}
+
+/// Takes one message from the connection's and its address's rate limits.
+fn spend_message(me: &Session, chat: &ChatState) -> Result<(), ChatError> {
     if !me.try_send() {
         return Err(ChatError::new(
             ErrorCode::RateLimited,
@@ -166,13 +209,103 @@ async fn accept<A: Adapter>(
             "too many messages from your network address; wait a moment and try again",
         ));
     }
+    Ok(())
+}
+
+/// The refusal for a change only a stable identity may make.
+fn needs_stable_identity(what: &str) -> ChatError {
+    ChatError::forbidden(format!(
+        "{what} needs a lasting identity: connect with auth.userKey (the web UI does)"
+    ))
+}
+
+/// Edits (`Edit::Text`) or deletes one of this person's messages, stores the
+/// change and tells the room's rich members, then returns the message as it is now.
+pub(super) async fn change<A: Adapter>(
+    s: &SocketRef<A>,
+    me: &Session,
+    io: &SocketIo<A>,
+    chat: &ChatState,
+    (room, id, edit): (String, String, Edit),
+) -> Result<Message, ChatError> {
+    validate::room_id(&room)?;
+    let seq = parse_message_id(&id).ok_or_else(|| ChatError::bad_request("id must be a message id"))?;
+    if let Edit::Text(text) = &edit {
+        validate::message_text(text, chat.settings.max_message_len)?;
+    }
+    if !me.stable {
+        return Err(needs_stable_identity("changing a message"));
+    }
+    chat.health.check()?;
+    spend_message(me, chat)?;
     if !rooms::is_member(s, &room) {
-        return Err(ChatError::forbidden("join the room before sending to it"));
+        return Err(ChatError::forbidden("join the room before changing its messages"));
     }
-    if me.stop_typing(&room) {
-        announce_typing(s, me, &room, false).await;
+    let change = Change { room, seq, by: me.user.id.clone(), edit, at: now_ms() };
+    let message = chat.store.change(change).await?;
+    let _ = io.to(rich_room(&message.room)).emit(event::MESSAGE_UPDATE, &Wire(&message)).await;
+    Ok(message)
+}
+
+/// Deletes a room this person created, with its history, and empties it.
+pub(super) async fn delete_room<A: Adapter>(
+    s: &SocketRef<A>,
+    me: &Session,
+    io: &SocketIo<A>,
+    chat: &ChatState,
+    room: &str,
+) -> Result<(), ChatError> {
+    let id = validate::room_id(room)?;
+    let room = access::existing_room(chat.store.as_ref(), id).await?;
+    access::admit(&room, Pass::Member(rooms::is_member(s, id)))?;
+    if id == validate::DEFAULT_ROOM {
+        return Err(ChatError::forbidden("the lobby is everyone's and cannot be deleted"));
     }
-    Ok(NewMessage { room, user: me.user.clone(), text, ts: now_ms(), client_id })
+    if !me.stable {
+        return Err(needs_stable_identity("deleting a room"));
+    }
+    chat.health.check()?;
+    chat.store.delete_room(id, &me.user.id).await?;
+    tracing::info!(room = %id, "room deleted");
+    let (rich, seed) = rooms::delivery_rooms(id);
+    let _ = io.to(rich.clone()).emit(event::ROOM_DELETED, &RoomDeleted { room: id }).await;
+    let _ = io.within([rich.clone(), seed.clone()]).leave([rich, seed]).await;
+    Ok(())
+}
+
+/// Renames this person: every connection of theirs, on every process, takes
+/// the new name, and the rooms they are in hear of it.
+pub(super) async fn rename<A: Adapter>(
+    s: &SocketRef<A>,
+    me: &Session,
+    io: &SocketIo<A>,
+    chat: &ChatState,
+    name: &str,
+) -> Result<User, ChatError> {
+    let name = validate::display_name(name)?;
+    let old = me.current(s);
+    let new = User { id: old.id.clone(), name };
+    let moved = |_| ChatError::unavailable("could not rename you on every connection; try again");
+    let mut rooms = rooms::joined(s);
+    if me.stable {
+        chat.store.set_user_name(&new.id, &new.name).await?;
+        // Joined to the new name before leaving the old, so no member list misses them.
+        let everywhere = person_room(&new.id);
+        io.within(everywhere.clone()).join(user_tag(&new)).await.map_err(moved)?;
+        io.within(everywhere.clone()).leave(user_tag(&old)).await.map_err(moved)?;
+        rooms.extend(person_elsewhere(s, me).await?);
+    } else {
+        s.join(user_tag(&new));
+        s.leave(user_tag(&old));
+    }
+    let mut to: Vec<String> = rooms.iter().map(|r| rich_room(r)).collect();
+    if me.stable {
+        to.push(person_room(&new.id));
+    }
+    // `within` includes this connection (and only it, when `to` is empty).
+    let update = UserUpdate { user: Wire(&new) };
+    let _ = s.within(to).emit(event::USER_UPDATE, &update).await;
+    Ok(new)
 }
 
 /// Reads the page of history a request names.
@@ -228,7 +361,7 @@ async fn summaries<A: Adapter>(
         let members = rooms::member_count(io, &r.id)
             .await
             .map_err(|_| ChatError::unavailable("could not count the room's members; try again"))?;
-        out.push(RoomSummary { id: r.id, private: r.private, name: r.name, members });
+        out.push(RoomSummary { id: r.id, private: r.private, name: r.name, creator: r.creator, members });
     }
     Ok(out)
 }
@@ -240,6 +373,7 @@ pub(super) async fn announce<A: Adapter>(s: &SocketRef<A>, event: &str, room: &s
 
 /// Tells a room's other rich members that `me` started or stopped typing.
 pub(super) async fn announce_typing<A: Adapter>(s: &SocketRef<A>, me: &Session, room: &str, typing: bool) {
-    let event = TypingEvent { room, user: Wire(&me.user), typing };
+    let user = me.current(s);
+    let event = TypingEvent { room, user: Wire(&user), typing };
     let _ = s.to(rich_room(room)).emit(event::TYPING, &event).await;
 }

@@ -13,9 +13,9 @@ pub enum ErrorCode {
     BadRequest,
     /// Missing or wrong access token.
     Unauthorized,
-    /// Not allowed: a private room without its key, a room one has not joined.
+    /// Not allowed: a room one has not joined, someone else's message or room.
     Forbidden,
-    /// No such room or endpoint.
+    /// No such room, message or endpoint.
     NotFound,
     /// Over a size limit.
     TooLarge,
@@ -92,6 +92,8 @@ impl From<StoreError> for ChatError {
             StoreError::RoomExists(room) => {
                 ChatError::bad_request(format!("room {room:?} already exists; choose another name"))
             }
+            StoreError::NotFound(why) => ChatError::not_found(why),
+            StoreError::NotYours(why) => ChatError::forbidden(why),
             StoreError::Unavailable(why) => {
                 tracing::warn!(reason = %why, "store request refused");
                 ChatError::unavailable(why)

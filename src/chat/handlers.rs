@@ -11,7 +11,8 @@ use tracing::Instrument;
 
 use super::access::{self, Pass};
 use super::actions::{
-    announce, announce_typing, enter, forget_if_unused, join, leave, list_rooms, read_history, room_to_spare,
+    announce, announce_typing, change, delete_room, enter, forget_if_unused, join, leave, list_rooms,
+    person_elsewhere, read_history, rename, room_to_spare, still_there,
 };
 use super::error::{ChatError, ErrorAck, ErrorEvent};
 use super::protocol::{event, *};
@@ -19,7 +20,7 @@ use super::request::{AsksAck, Conn, Ctx, Request};
 use super::rooms;
 use super::session::Session;
 use super::{ChatState, random_hex, validate};
-use crate::model::Room;
+use crate::model::{Edit, Room};
 
 /// Installs the event handlers on a connection that passed the handshake.
 pub(super) fn install<A: Adapter>(s: &SocketRef<A>) {
@@ -32,6 +33,10 @@ pub(super) fn install<A: Adapter>(s: &SocketRef<A>) {
     s.on(event::TYPING, on_typing::<A>);
     s.on(event::HISTORY, on_history::<A>);
     s.on(event::ROOMS_LIST, on_rooms_list::<A>);
+    s.on(event::USER_RENAME, on_user_rename::<A>);
+    s.on(event::MESSAGE_EDIT, on_message_edit::<A>);
+    s.on(event::MESSAGE_DELETE, on_message_delete::<A>);
+    s.on(event::ROOM_DELETE, on_room_delete::<A>);
     s.on_fallback(on_unknown_event::<A>);
     s.on_disconnect(on_disconnect::<A>);
 }
@@ -39,7 +44,14 @@ pub(super) fn install<A: Adapter>(s: &SocketRef<A>) {
 /// The handler once the handshake has admitted the connection.
 pub(super) async fn on_connect<A: Adapter>(conn: Conn<A>) {
     let Conn { socket, me } = conn;
-    tracing::debug!(parent: &me.span, name = %me.user.name, rich = me.rich, "connected");
+    tracing::debug!(parent: &me.span, rich = me.rich, stable = me.stable, "connected");
+    if me.rich {
+        // Where else this person is, so a second device can open the same rooms.
+        let rooms =
+            if me.stable { person_elsewhere(&socket, &me).await.unwrap_or_default() } else { Vec::new() };
+        let user = me.current(&socket);
+        let _ = socket.emit(event::SESSION, &SessionEvent { user: Wire(&user), rooms });
+    }
     let refused = me.connect_error.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(e) = refused {
         let refusal = ErrorEvent { event: event::CONNECT, code: e.code, message: &e.message };
@@ -90,9 +102,10 @@ async fn on_room_leave<A: Adapter>(req: Request<A, LeaveRequest>, State(chat): S
 async fn on_room_create<A: Adapter>(req: Request<A, CreateRequest>, State(chat): State<ChatState>) {
     req.answer(move |cx, data| async move {
         let (room, key) = new_room(data)?;
+        let room = room.created_by(cx.me.stable.then(|| cx.me.user.id.clone()));
         room_to_spare(&chat).await?;
         chat.store.create_room(room.clone()).await?;
-        tracing::info!(room = %room.id, private = room.private, by = %cx.me.user.name, "room created");
+        tracing::info!(room = %room.id, private = room.private, "room created");
         Ok(CreateAck { ok: true, room: RoomInfo::from(&room), key })
     })
     .await
@@ -184,6 +197,54 @@ async fn on_rooms_list<A: Adapter>(
     .await
 }
 
+async fn on_user_rename<A: Adapter>(
+    req: Request<A, RenameRequest>,
+    io: SocketIo<A>,
+    State(chat): State<ChatState>,
+) {
+    req.answer(move |cx, data| async move {
+        let user = rename(&cx.socket, &cx.me, &io, &chat, &data.name).await?;
+        Ok(RenameAck { ok: true, user })
+    })
+    .await
+}
+
+async fn on_message_edit<A: Adapter>(
+    req: Request<A, EditRequest>,
+    io: SocketIo<A>,
+    State(chat): State<ChatState>,
+) {
+    req.answer(move |cx, EditRequest { room, id, text }| async move {
+        let message = change(&cx.socket, &cx.me, &io, &chat, (room, id, Edit::Text(text))).await?;
+        Ok(SendAck { ok: true, message })
+    })
+    .await
+}
+
+async fn on_message_delete<A: Adapter>(
+    req: Request<A, DeleteRequest>,
+    io: SocketIo<A>,
+    State(chat): State<ChatState>,
+) {
+    req.answer(move |cx, DeleteRequest { room, id }| async move {
+        let message = change(&cx.socket, &cx.me, &io, &chat, (room, id, Edit::Delete)).await?;
+        Ok(SendAck { ok: true, message })
+    })
+    .await
+}
+
+async fn on_room_delete<A: Adapter>(
+    req: Request<A, RoomDeleteRequest>,
+    io: SocketIo<A>,
+    State(chat): State<ChatState>,
+) {
+    req.answer(move |cx, data| async move {
+        delete_room(&cx.socket, &cx.me, &io, &chat, &data.room).await?;
+        Ok(OkAck { ok: true })
+    })
+    .await
+}
+
 /// An event the protocol does not have: refused through its ack, if it asked
 /// for one; ignored otherwise, as the lesson's server ignored it.
 async fn on_unknown_event<A: Adapter>(Event(name): Event, ack: AckSender<A>, AsksAck(asks): AsksAck) {
@@ -197,16 +258,19 @@ async fn on_disconnect<A: Adapter>(conn: Conn<A>, State(chat): State<ChatState>)
     let Conn { socket, me } = conn;
     chat.metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     async {
+        let user = me.current(&socket);
         for room in rooms::joined(&socket) {
             if me.stop_typing(&room) {
                 announce_typing(&socket, &me, &room, false).await;
             }
-            announce(&socket, event::PRESENCE_LEAVE, &room, &me.user).await;
+            if !still_there(&socket, &me, &room).await {
+                announce(&socket, event::PRESENCE_LEAVE, &room, &user).await;
+            }
             // Not awaited here: the socket leaves its rooms once this handler returns.
             let (socket, chat) = (socket.clone(), chat.clone());
             tokio::spawn(async move { forget_if_unused(&socket, &chat, &room).await });
         }
-        tracing::debug!(name = %me.user.name, "disconnected");
+        tracing::debug!("disconnected");
     }
     .instrument(me.span.clone())
     .await

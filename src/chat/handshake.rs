@@ -14,8 +14,9 @@ use super::error::ErrorCode;
 use super::metrics::Metrics;
 use super::protocol::Auth;
 use super::session::Session;
-use super::{ChatState, access, handlers, rooms, validate};
+use super::{ChatState, access, handlers, identity, rooms, validate};
 use crate::model::User;
+use crate::store::StoreError;
 
 /// Why a handshake was refused; its text is the `connect_error` message.
 #[derive(Debug)]
@@ -56,14 +57,30 @@ pub async fn admit<A: Adapter>(
         return Err(Refused(ErrorCode::Unauthorized));
     }
     let (name, rich) = identity(&auth).map_err(Refused)?;
-    let user = User { id: s.id.to_string(), name: name.unwrap_or_else(guest_name) };
+    let key = user_key(&auth).map_err(Refused)?;
+    let (user, stable) = match key {
+        None => (User { id: s.id.to_string(), name: name.unwrap_or_else(guest_name) }, false),
+        Some(key) => {
+            let id = chat.identities.user_id(key);
+            let name = person_name(&chat, &id, name).await.map_err(|e| {
+                span.in_scope(
+                    || tracing::warn!(error = %e, "handshake refused: the user's name could not be read"),
+                );
+                Refused(ErrorCode::Unavailable)
+            })?;
+            (User { id, name }, true)
+        }
+    };
     let rates = (chat.settings.rate_limit, chat.settings.rate_limit_requests);
-    let me = Arc::new(Session::new(user, rich, peer.map(|p| p.ip()), rates, span));
+    let me = Arc::new(Session::new((user, stable), rich, peer.map(|p| p.ip()), rates, span));
     s.extensions.insert(me.clone());
     Metrics::add(&chat.metrics.connections);
     Metrics::add(&chat.metrics.connections_total);
     handlers::install(&s);
     s.join(rooms::user_tag(&me.user));
+    if me.stable {
+        s.join(rooms::person_room(&me.user.id));
+    }
 
     // Seed compatibility: `query.projectId` joins that room; seed-style clients
     // without one start in the lobby, as the lesson's server broadcast to all.
@@ -91,6 +108,30 @@ fn identity(auth: &Auth) -> Result<(Option<String>, bool), ErrorCode> {
         Some(_) => return Err(ErrorCode::BadRequest),
     };
     Ok((name, rich))
+}
+
+/// The `userKey` a handshake carries, checked; `None` without one.
+fn user_key(auth: &Auth) -> Result<Option<&str>, ErrorCode> {
+    match &auth.user_key {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(key)) => identity::check_key(key).map(Some).map_err(|e| e.code),
+        Some(_) => Err(ErrorCode::BadRequest),
+    }
+}
+
+/// A person's name: the one they stored, else the one they connect with
+/// (stored, so their other devices take it), else a guest name.
+async fn person_name(chat: &ChatState, id: &str, given: Option<String>) -> Result<String, StoreError> {
+    if let Some(stored) = chat.store.user_name(id).await? {
+        return Ok(stored);
+    }
+    match given {
+        Some(name) => {
+            chat.store.set_user_name(id, &name).await?;
+            Ok(name)
+        }
+        None => Ok(guest_name()),
+    }
 }
 
 /// The span every log line of this connection is written in.
@@ -131,7 +172,7 @@ mod properties {
     proptest! {
         #[test]
         fn an_identity_is_a_valid_name_and_version_or_bad_request(name in any_json(), v in any_json()) {
-            let auth = Auth { name: Some(name.clone()), token: None, v: Some(v.clone()) };
+            let auth = Auth { name: Some(name.clone()), v: Some(v.clone()), ..Auth::default() };
             match identity(&auth) {
                 Ok((shown, rich)) => {
                     prop_assert!(name.is_null() || validate::display_name(name.as_str().unwrap()).ok() == shown);

@@ -3,7 +3,8 @@
 //!
 //! - [`protocol`]: event names, requests, replies and the wire shape of the
 //!   domain types (the public API, see docs/protocol.md); [`error`]: refusals;
-//! - [`handshake`]: who connects, and whether they may;
+//! - [`handshake`]: who connects, and whether they may; [`identity`]: the
+//!   stable user ids derived from clients' `userKey`;
 //! - [`evict`]: closing a refused handshake, and a client that stopped reading;
 //! - [`handlers`]: what each client event does, [`request`]: the request each
 //!   takes (order, span, one answer), and [`actions`]: the steps they share;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod evict;
 pub mod handlers;
 pub mod handshake;
+pub mod identity;
 pub mod metrics;
 pub mod pipeline;
 pub mod protocol;
@@ -81,11 +83,19 @@ pub struct ChatInner {
     pub metrics: metrics::Metrics,
     /// The message budget of each client address.
     pub per_address: ratelimit::PerAddress,
+    /// How `userKey`s become user ids.
+    pub identities: identity::Identities,
 }
 
 impl ChatState {
     /// The chat's shared state.
-    pub fn new(store: Arc<dyn Store>, pipeline: Pipeline, settings: ChatSettings, health: Health) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        pipeline: Pipeline,
+        settings: ChatSettings,
+        health: Health,
+        identities: identity::Identities,
+    ) -> Self {
         let per_address = ratelimit::PerAddress::new(settings.rate_limit_per_ip);
         Self(Arc::new(ChatInner {
             store,
@@ -94,6 +104,7 @@ impl ChatState {
             health,
             metrics: Default::default(),
             per_address,
+            identities,
         }))
     }
 }

@@ -141,19 +141,18 @@ async fn store_and_deliver<A: Adapter>(
     waiters: &mut Vec<Owed>,
     unsettled: &mut Unsettled,
 ) {
-    let resends: Vec<u64> =
-        batch.iter().filter_map(|m| resend_key(&m.room, &m.user.name, m.client_id.as_deref())).collect();
+    let resends: Vec<Option<u64>> = batch.iter().map(resend_key).collect();
     match store.append(std::mem::take(batch)).await {
         Ok(results) => {
-            for (appended, done) in results.into_iter().zip(waiters.drain(..)) {
-                if unsettled.settle(&appended) {
+            for ((appended, done), key) in results.into_iter().zip(waiters.drain(..)).zip(resends) {
+                if unsettled.settle(&appended, key) {
                     broadcast(io, &appended.message).await;
                 }
                 done.answer(Ok(appended));
             }
         }
         Err(e) => {
-            unsettled.remember(resends);
+            unsettled.remember(resends.into_iter().flatten().collect());
             tracing::error!(error = %e, "storing messages failed");
             let refusal = match e {
                 StoreError::Unavailable(why) => ChatError::unavailable(why),
@@ -179,13 +178,15 @@ async fn broadcast<A: Adapter>(io: &SocketIo<A>, message: &Message) {
     }
 }
 
-/// A send that can be resent, as its key: a hash of its room, sender name and
-/// `clientId`. Keys are kept instead of the strings because they are taken
-/// for every batch on the send path and needed only when a commit fails.
-fn resend_key(room: &str, name: &str, client_id: Option<&str>) -> Option<u64> {
+/// A send that can be resent, as its key: a hash of its room, author (the
+/// parts of [`NewMessage::author`]) and `clientId`. Keys are kept instead of
+/// the strings because they are taken for every batch on the send path and
+/// needed only when a commit fails.
+fn resend_key(m: &NewMessage) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (room, name, client_id?).hash(&mut hasher);
+    let author = if m.stable { &m.user.id } else { &m.user.name };
+    (&m.room, m.stable, author, m.client_id.as_deref()?).hash(&mut hasher);
     Some(hasher.finish())
 }
 
@@ -208,12 +209,9 @@ impl Unsettled {
     }
 
     /// Whether a stored message is yet to be broadcast: it is new, or it is
-    /// the stored copy of a send that was refused.
-    fn settle(&mut self, appended: &Appended) -> bool {
-        let refused = !self.0.is_empty() && {
-            let m = &appended.message;
-            resend_key(&m.room, &m.user.name, m.client_id.as_deref()).is_some_and(|key| self.0.remove(&key))
-        };
+    /// the stored copy of a send that was refused (`key` is the send's [`resend_key`]).
+    fn settle(&mut self, appended: &Appended, key: Option<u64>) -> bool {
+        let refused = !self.0.is_empty() && key.is_some_and(|key| self.0.remove(&key));
         refused || !appended.duplicate
     }
 }

@@ -28,6 +28,22 @@ pub mod event {
     pub const HISTORY: &str = "history";
     /// List the rooms a client can see.
     pub const ROOMS_LIST: &str = "rooms:list";
+    /// Change one's display name.
+    pub const USER_RENAME: &str = "user:rename";
+    /// Edit one's own message.
+    pub const MESSAGE_EDIT: &str = "message:edit";
+    /// Delete one's own message.
+    pub const MESSAGE_DELETE: &str = "message:delete";
+    /// Delete a room one created.
+    pub const ROOM_DELETE: &str = "room:delete";
+    /// Server: who the client is, right after it connects.
+    pub const SESSION: &str = "session";
+    /// Server: a message was edited or deleted.
+    pub const MESSAGE_UPDATE: &str = "message:update";
+    /// Server: someone changed their name.
+    pub const USER_UPDATE: &str = "user:update";
+    /// Server: a room was deleted.
+    pub const ROOM_DELETED: &str = "room:deleted";
     /// Server: a stored message, to rich members.
     pub const MESSAGE_NEW: &str = "message:new";
     /// Server: someone entered a room.
@@ -40,15 +56,28 @@ pub mod event {
     pub const CONNECT: &str = "connect";
 
     /// Every event a client may send.
-    pub const FROM_CLIENT: [&str; 9] =
-        [JOIN_ROOM, MESSAGE, ROOM_JOIN, ROOM_LEAVE, ROOM_CREATE, MESSAGE_SEND, TYPING, HISTORY, ROOMS_LIST];
+    pub const FROM_CLIENT: [&str; 13] = [
+        JOIN_ROOM,
+        MESSAGE,
+        ROOM_JOIN,
+        ROOM_LEAVE,
+        ROOM_CREATE,
+        MESSAGE_SEND,
+        TYPING,
+        HISTORY,
+        ROOMS_LIST,
+        USER_RENAME,
+        MESSAGE_EDIT,
+        MESSAGE_DELETE,
+        ROOM_DELETE,
+    ];
 }
 
 // ---- the handshake ----
 
 /// The handshake's `auth` object. Unknown fields are ignored; each field is
 /// checked by the handshake, so any JSON value is accepted here.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct Auth {
     /// Display name; the server picks `guest-NNNN` when absent.
     pub name: Option<serde_json::Value>,
@@ -56,6 +85,16 @@ pub struct Auth {
     pub token: Option<serde_json::Value>,
     /// `1` (number or string) for a rich client; absent for a seed-style one.
     pub v: Option<serde_json::Value>,
+    /// The client's secret for a stable identity (see [`super::identity`]).
+    #[serde(rename = "userKey")]
+    pub user_key: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for Auth {
+    /// Never prints the token or the user key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").field("name", &self.name).field("v", &self.v).finish_non_exhaustive()
+    }
 }
 
 // ---- client requests ----
@@ -109,6 +148,39 @@ pub struct SendRequest {
     pub client_id: Option<String>,
 }
 
+/// `user:rename`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameRequest {
+    /// The new display name (the `auth.name` rules).
+    pub name: String,
+}
+
+/// `message:edit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditRequest {
+    /// The message's room.
+    pub room: String,
+    /// The message's id.
+    pub id: String,
+    /// The new text, with the rules of a new message's.
+    pub text: String,
+}
+
+/// `message:delete`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRequest {
+    /// The message's room.
+    pub room: String,
+    /// The message's id.
+    pub id: String,
+}
+
+/// `room:delete`: a [`LeaveRequest`]'s shape.
+pub type RoomDeleteRequest = LeaveRequest;
+
 /// `typing`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,11 +232,19 @@ pub struct RoomInfo {
     /// A private room's display name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The user id of whoever created it, who may delete it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creator: Option<String>,
 }
 
 impl From<&Room> for RoomInfo {
     fn from(room: &Room) -> Self {
-        Self { id: room.id.clone(), private: room.private, name: room.name.clone() }
+        Self {
+            id: room.id.clone(),
+            private: room.private,
+            name: room.name.clone(),
+            creator: room.creator.clone(),
+        }
     }
 }
 
@@ -178,7 +258,10 @@ pub struct RoomSummary {
     /// A private room's display name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Connections in the room now, on every process.
+    /// The user id of whoever created it, who may delete it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creator: Option<String>,
+    /// People in the room now, on every process (each counted once).
     pub members: usize,
 }
 
@@ -189,7 +272,7 @@ pub struct JoinAck {
     pub ok: bool,
     /// The room joined.
     pub room: RoomInfo,
-    /// Everyone in the room, the joiner included, sorted by name.
+    /// Everyone in the room, each person once, the joiner included, sorted by name.
     #[serde(serialize_with = "wire")]
     pub members: Vec<User>,
     /// The latest messages, oldest first.
@@ -209,7 +292,40 @@ pub struct CreateAck {
     pub key: Option<String>,
 }
 
-/// The ack of `message:send` and of a seed client's `message`.
+/// The ack of `user:rename`.
+#[derive(Serialize)]
+pub struct RenameAck {
+    /// Always `true`.
+    pub ok: bool,
+    /// The user as renamed.
+    #[serde(serialize_with = "wire")]
+    pub user: User,
+}
+
+/// `user:update`: someone's new name.
+#[derive(Serialize)]
+pub struct UserUpdate<'a> {
+    /// The user as renamed.
+    pub user: Wire<'a, User>,
+}
+
+/// `session`: who the client is.
+#[derive(Serialize)]
+pub struct SessionEvent<'a> {
+    /// The client's user.
+    pub user: Wire<'a, User>,
+    /// The rooms the same person is in on other connections now.
+    pub rooms: Vec<String>,
+}
+
+/// `room:deleted`.
+#[derive(Serialize)]
+pub struct RoomDeleted<'a> {
+    /// The room that is gone.
+    pub room: &'a str,
+}
+
+/// The ack of `message:send`, `message:edit`, `message:delete` and of a seed client's `message`.
 #[derive(Serialize)]
 pub struct SendAck {
     /// Always `true`.
@@ -289,6 +405,10 @@ struct MessageOut<'a> {
     ts: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    edited: Option<i64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    deleted: bool,
 }
 
 fn user_out(user: &User) -> UserOut<'_> {
@@ -311,6 +431,8 @@ impl Serialize for Wire<'_, Message> {
             text: &m.text,
             ts: m.ts,
             client_id: m.client_id.as_deref(),
+            edited: m.edited,
+            deleted: m.deleted,
         }
         .serialize(s)
     }
@@ -351,6 +473,8 @@ mod tests {
             text: "hi".into(),
             ts: 7,
             client_id: Some("c1".into()),
+            edited: None,
+            deleted: false,
         };
         let ack = serde_json::to_value(SendAck { ok: true, message: message.clone() }).unwrap();
         let expected = json!({
@@ -360,7 +484,13 @@ mod tests {
         assert_eq!(ack, json!({ "ok": true, "message": expected }));
         let plain = Message { client_id: None, ..message };
         assert!(serde_json::to_value(Wire(&plain)).unwrap().get("clientId").is_none());
-        let history = serde_json::to_value(MessagesAck { ok: true, messages: vec![plain] }).unwrap();
+        let history = serde_json::to_value(MessagesAck { ok: true, messages: vec![plain.clone()] }).unwrap();
         assert_eq!(history["messages"][0]["user"], json!({ "id": "u1", "name": "ann" }));
+        assert!(
+            history["messages"][0].get("edited").is_none() && history["messages"][0].get("deleted").is_none()
+        );
+        let gone = Message { text: String::new(), edited: Some(9), deleted: true, ..plain };
+        let gone = serde_json::to_value(Wire(&gone)).unwrap();
+        assert_eq!((&gone["text"], &gone["edited"], &gone["deleted"]), (&json!(""), &json!(9), &json!(true)));
     }
 }

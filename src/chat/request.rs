@@ -85,7 +85,18 @@ macro_rules! payloads {
         }
     )*};
 }
-payloads!(String, JoinRequest, LeaveRequest, CreateRequest, SendRequest, TypingRequest, HistoryRequest);
+payloads!(
+    String,
+    JoinRequest,
+    LeaveRequest,
+    CreateRequest,
+    SendRequest,
+    TypingRequest,
+    HistoryRequest,
+    RenameRequest,
+    EditRequest,
+    DeleteRequest
+);
 
 /// `rooms:list` may come without a payload: that is the first page.
 impl Payload for RoomsRequest {

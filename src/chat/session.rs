@@ -9,8 +9,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use socketioxide::adapter::Adapter;
+use socketioxide::socket::Socket;
+
 use super::error::ChatError;
 use super::ratelimit::TokenBucket;
+use super::rooms::Joined;
 use crate::model::User;
 
 /// How long a `typing: true` lasts without being renewed.
@@ -18,8 +22,12 @@ pub const TYPING_TTL: Duration = Duration::from_secs(5);
 
 /// Per-connection state. Room membership is not here: it lives in the adapter.
 pub struct Session {
-    /// Who is connected.
+    /// Who connected. The id never changes; the name is the one they had
+    /// then: their current name is in the adapter ([`Session::current`]).
     pub user: User,
+    /// Whether `user.id` is stable (derived from a `userKey`), so the same
+    /// person may have other connections, here or on other processes.
+    pub stable: bool,
     /// Connected with `auth.v: 1`: receives `message:new` instead of plain `message`.
     pub rich: bool,
     /// The client's address, whose message budget this connection shares.
@@ -72,9 +80,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Session {
     /// A new connection's state, with full rate-limit buckets: `rates` are
     /// the messages and the other requests it may make per second.
-    pub fn new(user: User, rich: bool, addr: Option<IpAddr>, rates: (u32, u32), span: tracing::Span) -> Self {
+    pub fn new(
+        (user, stable): (User, bool),
+        rich: bool,
+        addr: Option<IpAddr>,
+        rates: (u32, u32),
+        span: tracing::Span,
+    ) -> Self {
         Self {
             user,
+            stable,
             rich,
             addr,
             span,
@@ -86,6 +101,11 @@ impl Session {
             serving: watch::Sender::new(0),
             connect_error: Mutex::new(None),
         }
+    }
+
+    /// Who this connection is now: a rename on any process shows here at once.
+    pub fn current<A: Adapter>(&self, socket: &Socket<A>) -> User {
+        Joined::of(socket).user().unwrap_or_else(|| self.user.clone())
     }
 
     /// Takes the next place in this connection's queue. Socket.IO runs each
@@ -153,7 +173,7 @@ mod tests {
 
     fn session() -> Arc<Session> {
         let user = User { id: "u".into(), name: "ann".into() };
-        Arc::new(Session::new(user, true, None, (0, 0), tracing::Span::none()))
+        Arc::new(Session::new((user, false), true, None, (0, 0), tracing::Span::none()))
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,26 +1,34 @@
 //! Room records kept in memory in front of any [`Store`].
 //!
 //! A room's record never changes once created (there is no rename, no change
-//! of privacy or key, no delete), so a record read once stays right, even when
-//! several processes share the database. Every connection enters a room, and
-//! reading its record from the database each time was the largest part of a
-//! handshake's cost; messages and room lists still go to the database.
+//! of privacy or key), so a record read once stays right until the room is
+//! deleted. Every connection enters a room, and reading its record from the
+//! database each time was the largest part of a handshake's cost; messages
+//! and room lists still go to the database.
+//!
+//! A room deleted through this process is forgotten at once. Another process
+//! sharing the database learns of it when its record expires, after at most
+//! [`TTL`]: until then it may still admit people to the deleted room.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
 use super::{Appended, Listed, Page, RoomQuery, Store, StoreError};
-use crate::model::{Message, NewMessage, Room};
+use crate::model::{Change, Message, NewMessage, Room};
 
 /// Records kept before the cache starts over; a record is about 100 bytes.
 const MAX_ROOMS: usize = 10_000;
+/// How long a record is trusted: a crowd joining a room reads it once, and a
+/// room deleted by another process is forgotten this soon.
+pub const TTL: Duration = Duration::from_secs(10);
 
 /// A [`Store`] that remembers the room records it has seen.
 pub struct RoomCache {
     inner: Arc<dyn Store>,
-    rooms: Mutex<HashMap<String, Room>>,
+    rooms: Mutex<HashMap<String, (Room, Instant)>>,
 }
 
 impl RoomCache {
@@ -30,7 +38,15 @@ impl RoomCache {
     }
 
     fn cached(&self, id: &str) -> Option<Room> {
-        self.lock().get(id).cloned()
+        let mut rooms = self.lock();
+        match rooms.get(id) {
+            Some((room, read)) if read.elapsed() < TTL => Some(room.clone()),
+            Some(_) => {
+                rooms.remove(id);
+                None
+            }
+            None => None,
+        }
     }
 
     fn remember(&self, record: &Room) {
@@ -38,10 +54,10 @@ impl RoomCache {
         if rooms.len() >= MAX_ROOMS {
             rooms.clear();
         }
-        rooms.insert(record.id.clone(), record.clone());
+        rooms.insert(record.id.clone(), (record.clone(), Instant::now()));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Room>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Room, Instant)>> {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -96,6 +112,28 @@ impl Store for RoomCache {
             self.lock().remove(id);
         }
         Ok(deleted)
+    }
+
+    async fn change(&self, change: Change) -> Result<Message, StoreError> {
+        self.inner.change(change).await
+    }
+
+    async fn delete_room(&self, id: &str, by: &str) -> Result<(), StoreError> {
+        self.inner.delete_room(id, by).await?;
+        self.lock().remove(id);
+        Ok(())
+    }
+
+    async fn user_name(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.inner.user_name(id).await
+    }
+
+    async fn set_user_name(&self, id: &str, name: &str) -> Result<(), StoreError> {
+        self.inner.set_user_name(id, name).await
+    }
+
+    async fn identity_secret(&self) -> Result<[u8; 32], StoreError> {
+        self.inner.identity_secret().await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

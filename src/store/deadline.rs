@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Appended, Listed, Page, RoomQuery, Store, StoreError};
-use crate::model::{Message, NewMessage, Room};
+use crate::model::{Change, Message, NewMessage, Room};
 
 /// How long opening the database may take at startup, connecting and
 /// migrating included; with Redis's own deadline a start gives up within 10 s.
@@ -111,6 +111,26 @@ impl Store for Deadlines {
 
     async fn delete_room_if_unused(&self, id: &str) -> Result<bool, StoreError> {
         within(self.limits.write, self.inner.delete_room_if_unused(id)).await
+    }
+
+    async fn change(&self, change: Change) -> Result<Message, StoreError> {
+        within(self.limits.write, self.inner.change(change)).await
+    }
+
+    async fn delete_room(&self, id: &str, by: &str) -> Result<(), StoreError> {
+        within(self.limits.write, self.inner.delete_room(id, by)).await
+    }
+
+    async fn user_name(&self, id: &str) -> Result<Option<String>, StoreError> {
+        within(self.limits.read, self.inner.user_name(id)).await
+    }
+
+    async fn set_user_name(&self, id: &str, name: &str) -> Result<(), StoreError> {
+        within(self.limits.write, self.inner.set_user_name(id, name)).await
+    }
+
+    async fn identity_secret(&self) -> Result<[u8; 32], StoreError> {
+        within(self.limits.write, self.inner.identity_secret()).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

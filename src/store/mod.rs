@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::model::{Message, NewMessage, Room};
+use crate::model::{Change, Message, NewMessage, Room};
 
 /// Where history lives, as chosen with `--db`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +81,12 @@ pub enum StoreError {
     /// The database failed; the text says how.
     #[error("database error: {0}")]
     Backend(String),
+    /// No such message or room; the text says which, for people.
+    #[error("{0}")]
+    NotFound(String),
+    /// The message or room is someone else's; the text says so, for people.
+    #[error("{0}")]
+    NotYours(String),
     /// The store was closed (the server is stopping).
     #[error("the database is closed")]
     Closed,
@@ -96,7 +102,8 @@ pub enum StoreError {
 pub struct Appended {
     /// The message as stored.
     pub message: Message,
-    /// True when the same `clientId` from the same name was already stored in this
+    /// True when the same `clientId` from the same author (see
+    /// [`NewMessage::author`]) was already stored in this
     /// room: `message` is then the earlier copy and nothing new was written.
     pub duplicate: bool,
 }
@@ -198,6 +205,27 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the public room `id` if it has never held a message; returns
     /// whether it did. Private rooms and rooms with history are kept.
     async fn delete_room_if_unused(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Edits or deletes a stored message on behalf of its author, durably,
+    /// and returns it as changed. Fails with [`StoreError::NotFound`] when the
+    /// room has no such message (or, for an edit, it was deleted) and
+    /// [`StoreError::NotYours`] when `change.by` is not its author. Deleting a
+    /// deleted message returns it again.
+    async fn change(&self, change: Change) -> Result<Message, StoreError>;
+
+    /// Deletes a room and all its messages, if `by` created it: fails with
+    /// [`StoreError::NotFound`] or [`StoreError::NotYours`] otherwise.
+    async fn delete_room(&self, id: &str, by: &str) -> Result<(), StoreError>;
+
+    /// The stored display name of the stable user `id`, if they have one.
+    async fn user_name(&self, id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Stores the display name of the stable user `id`.
+    async fn set_user_name(&self, id: &str, name: &str) -> Result<(), StoreError>;
+
+    /// The secret user ids are derived under: made once, at random, and kept
+    /// in the database, so every process sharing it derives the same ids.
+    async fn identity_secret(&self) -> Result<[u8; 32], StoreError>;
 
     /// Answers when the database is reachable and working.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -1,13 +1,15 @@
 //! What the two SQL stores share: the columns they read, the history query,
 //! and turning a row into a domain type.
 
-use super::{Appended, Cursor, Page};
-use crate::model::{Message, Room, User, message_id};
+use super::{Appended, Cursor, Page, StoreError};
+use crate::model::{Change, Edit, Message, Room, User, message_id};
 
 /// The columns a message is read from, in the order [`message_row!`] expects.
-pub const MESSAGE_COLUMNS: &str = "seq, room, user_id, user_name, text, ts, client_id";
+pub const MESSAGE_COLUMNS: &str = "seq, room, user_id, user_name, text, ts, client_id, edited, deleted";
 /// The columns a room is read from, in the order [`room_row!`] expects.
-pub const ROOM_COLUMNS: &str = "id, private, key_hash, name";
+pub const ROOM_COLUMNS: &str = "id, private, key_hash, name, creator";
+/// Where a room listing ([`rooms_query`]) puts `last_active`: after [`ROOM_COLUMNS`].
+pub const LAST_ACTIVE: usize = 5;
 
 /// Builds a [`Message`] from a row of [`MESSAGE_COLUMNS`]; `$get` is the
 /// driver's fallible column getter (`get` for rusqlite, `try_get` for tokio-postgres).
@@ -20,6 +22,8 @@ macro_rules! message_row {
             $row.$get(4)?,
             $row.$get(5)?,
             $row.$get(6)?,
+            $row.$get(7)?,
+            $row.$get(8)?,
         )
     };
 }
@@ -27,13 +31,14 @@ macro_rules! message_row {
 /// Builds a [`Room`] from a row of [`ROOM_COLUMNS`], like [`message_row!`].
 macro_rules! room_row {
     ($row:ident . $get:ident) => {
-        $crate::store::sql::room($row.$get(0)?, $row.$get(1)?, $row.$get(2)?, $row.$get(3)?)
+        $crate::store::sql::room($row.$get(0)?, $row.$get(1)?, $row.$get(2)?, $row.$get(3)?, $row.$get(4)?)
     };
 }
 
 pub(crate) use {message_row, room_row};
 
-/// A message from its columns.
+/// A message from its columns (one argument per column).
+#[allow(clippy::too_many_arguments)]
 pub fn message(
     seq: i64,
     room: String,
@@ -41,13 +46,66 @@ pub fn message(
     text: String,
     ts: i64,
     client_id: Option<String>,
+    edited: Option<i64>,
+    deleted: bool,
 ) -> Message {
-    Message { id: message_id(seq as u64), room, user, text, ts, client_id }
+    Message { id: message_id(seq as u64), room, user, text, ts, client_id, edited, deleted }
 }
 
 /// A room from its columns; a stored key hash of the wrong length opens nothing.
-pub fn room(id: String, private: bool, key_hash: Option<Vec<u8>>, name: Option<String>) -> Room {
-    Room { id, private, name, key_hash: key_hash.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok()) }
+pub fn room(
+    id: String,
+    private: bool,
+    key_hash: Option<Vec<u8>>,
+    name: Option<String>,
+    creator: Option<String>,
+) -> Room {
+    let key_hash = key_hash.and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok());
+    Room { id, private, name, key_hash, creator }
+}
+
+/// The message `change` leaves, from the stored one (`None`: there is no
+/// such message in the room), or why the change is refused. Every change
+/// moves `edited` forward, even two within one millisecond, so clients can
+/// tell the newer of two updates.
+pub fn changed(stored: Option<Message>, change: Change) -> Result<Message, StoreError> {
+    let missing = || StoreError::NotFound("there is no such message in this room".into());
+    let mut message = stored.ok_or_else(missing)?;
+    if message.user.id != change.by {
+        return Err(StoreError::NotYours("only its author can change a message".into()));
+    }
+    match change.edit {
+        Edit::Text(_) if message.deleted => return Err(missing()),
+        Edit::Text(text) => message.text = text,
+        Edit::Delete => {
+            message.text.clear();
+            message.deleted = true;
+        }
+    }
+    message.edited = Some(change.at.max(message.edited.map_or(i64::MIN, |e| e.saturating_add(1))));
+    Ok(message)
+}
+
+/// A new random secret for [`super::Store::identity_secret`], stored unless
+/// one is already.
+pub fn fresh_secret() -> [u8; 32] {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).expect("the operating system's random source is available");
+    secret
+}
+
+/// The stored secret, checked.
+pub fn secret(stored: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(stored.as_slice())
+        .map_err(|_| StoreError::Backend("the stored identity secret is not 32 bytes".into()))
+}
+
+/// Whether `by` may delete a room created by `creator`.
+pub fn may_delete_room(creator: Option<&str>, by: &str) -> Result<(), StoreError> {
+    match creator {
+        Some(creator) if creator == by => Ok(()),
+        _ => Err(StoreError::NotYours("only the room's creator can delete it".into())),
+    }
 }
 
 /// The room listing over `rooms`: parameters are the private ids to include
@@ -144,6 +202,36 @@ pub fn oldest_first(mut messages: Vec<Message>, bounds: &Bounds) -> Vec<Message>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stored(by: &str) -> Message {
+        let user = User { id: by.into(), name: "ann".into() };
+        message(7, "lobby".into(), user, "hi".into(), 1, None, None, false)
+    }
+
+    fn change(by: &str, edit: Edit, at: i64) -> Change {
+        Change { room: "lobby".into(), seq: 7, by: by.into(), edit, at }
+    }
+
+    #[test]
+    fn only_the_author_changes_a_message_and_edits_move_forward() {
+        let edited = changed(Some(stored("a")), change("a", Edit::Text("hey".into()), 100)).unwrap();
+        assert_eq!((edited.text.as_str(), edited.edited, edited.deleted), ("hey", Some(100), false));
+        // A second edit in the same millisecond (or with a clock gone back) is still later.
+        let again = changed(Some(edited), change("a", Edit::Text("hey!".into()), 90)).unwrap();
+        assert_eq!(again.edited, Some(101));
+        let gone = changed(Some(again), change("a", Edit::Delete, 200)).unwrap();
+        assert_eq!((gone.text.as_str(), gone.deleted, gone.edited), ("", true, Some(200)));
+        assert!(changed(Some(gone.clone()), change("a", Edit::Delete, 300)).is_ok(), "a delete repeats");
+        assert!(matches!(
+            changed(Some(gone), change("a", Edit::Text("back".into()), 300)),
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            changed(Some(stored("a")), change("b", Edit::Delete, 1)),
+            Err(StoreError::NotYours(_))
+        ));
+        assert!(matches!(changed(None, change("a", Edit::Delete, 1)), Err(StoreError::NotFound(_))));
+    }
 
     #[test]
     fn pages_become_bounds() {

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use self::file::{FileGuard, LastWrite};
-use crate::model::{Message, NewMessage, Room, now_ms};
+use crate::model::{Change, Message, NewMessage, Room, now_ms};
 use crate::store::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row, seq_param};
 use crate::store::{Appended, DbTarget, Listed, Page, RoomQuery, Store, StoreError};
 
@@ -171,16 +171,17 @@ fn append_batch(w: &mut Writer, batch: Vec<NewMessage>) -> rusqlite::Result<Vec<
     let mut out = Vec::with_capacity(batch.len());
     {
         let mut find = tx.prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = ?1 AND user_name = ?2 AND client_id = ?3"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = ?1 AND author = ?2 AND client_id = ?3"
         ))?;
         let mut insert = tx.prepare_cached(
-            "INSERT INTO messages (seq, room, user_id, user_name, text, ts, client_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO messages (seq, room, user_id, user_name, text, ts, client_id, author)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for m in batch {
+            let author = m.author();
             if let Some(client_id) = &m.client_id {
                 let earlier =
-                    find.query_row(params![m.room, m.user.name, client_id], message_from_row).optional()?;
+                    find.query_row(params![m.room, author, client_id], message_from_row).optional()?;
                 if let Some(message) = earlier {
                     out.push(Appended { message, duplicate: true });
                     continue;
@@ -195,7 +196,8 @@ fn append_batch(w: &mut Writer, batch: Vec<NewMessage>) -> rusqlite::Result<Vec<
                 m.user.name,
                 m.text,
                 m.ts,
-                m.client_id
+                m.client_id,
+                author
             ])?;
             out.push(Appended { message: m.stored(seq), duplicate: false });
         }
@@ -216,6 +218,37 @@ fn read_page(conn: &Connection, room: &str, page: Page, limit: usize) -> rusqlit
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![room, limit as i64, bounds.after, bounds.before], message_from_row)?;
     Ok(sql::oldest_first(rows.collect::<rusqlite::Result<_>>()?, &bounds))
+}
+
+/// Applies a change to a message in one transaction (see [`sql::changed`]).
+fn change_message(conn: &mut Connection, change: Change) -> Result<Message, StoreError> {
+    let tx = conn.transaction().map_err(backend)?;
+    let stored = tx
+        .prepare_cached(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = ?1 AND seq = ?2"))
+        .and_then(|mut s| {
+            s.query_row(params![change.room, seq_param(change.seq)], message_from_row).optional()
+        })
+        .map_err(backend)?;
+    let seq = seq_param(change.seq);
+    let message = sql::changed(stored, change)?;
+    tx.execute(
+        "UPDATE messages SET text = ?2, edited = ?3, deleted = ?4 WHERE seq = ?1",
+        params![seq, message.text, message.edited, message.deleted],
+    )
+    .map_err(backend)?;
+    tx.commit().map_err(backend)?;
+    Ok(message)
+}
+
+/// Deletes a room and its messages in one transaction, if `by` created it.
+fn delete_room(conn: &mut Connection, id: &str, by: &str) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(backend)?;
+    let room = select_room(&tx, id).map_err(backend)?;
+    let room = room.ok_or_else(|| StoreError::NotFound(format!("there is no room {id:?}")))?;
+    sql::may_delete_room(room.creator.as_deref(), by)?;
+    tx.execute("DELETE FROM messages WHERE room = ?1", [id]).map_err(backend)?;
+    tx.execute("DELETE FROM rooms WHERE id = ?1", [id]).map_err(backend)?;
+    tx.commit().map_err(backend)
 }
 
 fn select_room(conn: &Connection, id: &str) -> rusqlite::Result<Option<Room>> {
@@ -245,9 +278,16 @@ impl Store for SqliteStore {
             let inserted = w
                 .conn
                 .execute(
-                    "INSERT INTO rooms (id, private, key_hash, name, created_at, last_active)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (id) DO NOTHING",
-                    params![room.id, room.private, room.key_hash.map(|k| k.to_vec()), room.name, now_ms()],
+                    "INSERT INTO rooms (id, private, key_hash, name, creator, created_at, last_active)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (id) DO NOTHING",
+                    params![
+                        room.id,
+                        room.private,
+                        room.key_hash.map(|k| k.to_vec()),
+                        room.name,
+                        room.creator,
+                        now_ms()
+                    ],
                 )
                 .map_err(backend)?;
             if inserted == 0 {
@@ -287,7 +327,9 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
             let params = params![private, after.last_active, after.id, query.limit as i64];
             let rows = stmt
-                .query_map(params, |row| Ok(Listed { room: room_from_row(row)?, last_active: row.get(4)? }))
+                .query_map(params, |row| {
+                    Ok(Listed { room: room_from_row(row)?, last_active: row.get(sql::LAST_ACTIVE)? })
+                })
                 .map_err(backend)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
         })
@@ -305,6 +347,58 @@ impl Store for SqliteStore {
         self.write(move |w| {
             let sql = sql::delete_unused_room("rooms", "messages", "?1");
             w.conn.execute(&sql, [&id]).map(|n| n > 0).map_err(backend)
+        })
+        .await
+    }
+
+    async fn change(&self, change: Change) -> Result<Message, StoreError> {
+        self.write(move |w| change_message(&mut w.conn, change)).await
+    }
+
+    async fn delete_room(&self, id: &str, by: &str) -> Result<(), StoreError> {
+        let (id, by) = (id.to_owned(), by.to_owned());
+        self.write(move |w| delete_room(&mut w.conn, &id, &by)).await
+    }
+
+    async fn user_name(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached("SELECT name FROM users WHERE id = ?1")
+                .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn set_user_name(&self, id: &str, name: &str) -> Result<(), StoreError> {
+        let (id, name) = (id.to_owned(), name.to_owned());
+        self.write(move |w| {
+            w.conn
+                .execute(
+                    "INSERT INTO users (id, name, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at",
+                    params![id, name, now_ms()],
+                )
+                .map(drop)
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn identity_secret(&self) -> Result<[u8; 32], StoreError> {
+        let fresh = sql::fresh_secret();
+        self.write(move |w| {
+            w.conn
+                .execute(
+                    "INSERT INTO secrets (name, value) VALUES ('identity', ?1) ON CONFLICT (name) DO NOTHING",
+                    [fresh.to_vec()],
+                )
+                .map_err(backend)?;
+            let kept: Vec<u8> = w
+                .conn
+                .query_row("SELECT value FROM secrets WHERE name = 'identity'", [], |r| r.get(0))
+                .map_err(backend)?;
+            sql::secret(kept)
         })
         .await
     }

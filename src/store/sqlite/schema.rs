@@ -6,7 +6,7 @@ use super::backend;
 use crate::store::StoreError;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE rooms (
         id         TEXT PRIMARY KEY,
@@ -34,6 +34,28 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE rooms ADD COLUMN last_active INTEGER NOT NULL DEFAULT 0;
     UPDATE rooms SET last_active = COALESCE((SELECT MAX(ts) FROM messages WHERE room = rooms.id), created_at);
     CREATE INDEX rooms_by_activity ON rooms (last_active DESC, id);
+"#,
+    // Stable identities: a resend is recognised by its author (the stable
+    // user id, or `~name` for senders without one), messages can be edited
+    // and deleted, and rooms remember who created them.
+    r#"
+    ALTER TABLE rooms ADD COLUMN creator TEXT;
+    ALTER TABLE messages ADD COLUMN edited INTEGER;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN author TEXT NOT NULL DEFAULT '';
+    UPDATE messages SET author = '~' || user_name;
+    DROP INDEX messages_resend;
+    CREATE UNIQUE INDEX messages_resend_by_author ON messages (room, author, client_id)
+        WHERE client_id IS NOT NULL;
+    CREATE TABLE users (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE secrets (
+        name       TEXT PRIMARY KEY,
+        value      BLOB NOT NULL
+    ) STRICT;
 "#,
 ];
 

@@ -21,32 +21,10 @@ use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row};
 use super::{Appended, Listed, Page, RoomQuery, Store, StoreError};
-use crate::model::{Message, NewMessage, Room, now_ms};
+use crate::model::{Change, Message, NewMessage, Room, now_ms};
 
-const SCHEMA: &str = r#"
-    CREATE TABLE IF NOT EXISTS rtchat_rooms (
-        id         TEXT PRIMARY KEY,
-        private    BOOLEAN NOT NULL,
-        key_hash   BYTEA,
-        created_at BIGINT NOT NULL
-    );
-    CREATE SEQUENCE IF NOT EXISTS rtchat_message_seq;
-    CREATE TABLE IF NOT EXISTS rtchat_messages (
-        seq        BIGINT PRIMARY KEY,
-        room       TEXT NOT NULL,
-        user_id    TEXT NOT NULL,
-        user_name  TEXT NOT NULL,
-        text       TEXT NOT NULL,
-        ts         BIGINT NOT NULL,
-        client_id  TEXT
-    );
-    CREATE INDEX IF NOT EXISTS rtchat_messages_by_room ON rtchat_messages (room, seq);
-    ALTER TABLE rtchat_rooms ADD COLUMN IF NOT EXISTS name TEXT;
-    ALTER TABLE rtchat_rooms ADD COLUMN IF NOT EXISTS last_active BIGINT NOT NULL DEFAULT 0;
-    CREATE INDEX IF NOT EXISTS rtchat_rooms_by_activity ON rtchat_rooms (last_active DESC, id);
-    CREATE UNIQUE INDEX IF NOT EXISTS rtchat_messages_resend ON rtchat_messages (room, user_name, client_id)
-        WHERE client_id IS NOT NULL;
-"#;
+mod schema;
+use schema::SCHEMA;
 
 /// How long a TCP connect may take, unless the URL says (`connect_timeout=`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -214,28 +192,28 @@ async fn append_batch(client: &mut Client, batch: Vec<NewMessage>) -> Result<Vec
     }
     let find = tx
         .prepare(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM rtchat_messages WHERE room = $1 AND user_name = $2 AND client_id = $3"
+            "SELECT {MESSAGE_COLUMNS} FROM rtchat_messages WHERE room = $1 AND author = $2 AND client_id = $3"
         ))
         .await
         .map_err(backend)?;
     let insert = tx
         .prepare(
-            "INSERT INTO rtchat_messages (seq, room, user_id, user_name, text, ts, client_id)
-             VALUES (nextval('rtchat_message_seq'), $1, $2, $3, $4, $5, $6) RETURNING seq",
+            "INSERT INTO rtchat_messages (seq, room, user_id, user_name, text, ts, client_id, author)
+             VALUES (nextval('rtchat_message_seq'), $1, $2, $3, $4, $5, $6, $7) RETURNING seq",
         )
         .await
         .map_err(backend)?;
     let mut out = Vec::with_capacity(batch.len());
     for m in batch {
+        let author = m.author();
         if let Some(client_id) = &m.client_id
-            && let Some(row) =
-                tx.query_opt(&find, &[&m.room, &m.user.name, client_id]).await.map_err(backend)?
+            && let Some(row) = tx.query_opt(&find, &[&m.room, &author, client_id]).await.map_err(backend)?
         {
             out.push(Appended { message: message_from_row(&row)?, duplicate: true });
             continue;
         }
         let row = tx
-            .query_one(&insert, &[&m.room, &m.user.id, &m.user.name, &m.text, &m.ts, &m.client_id])
+            .query_one(&insert, &[&m.room, &m.user.id, &m.user.name, &m.text, &m.ts, &m.client_id, &author])
             .await
             .map_err(backend)?;
         let seq: i64 = row.try_get(0).map_err(backend)?;
@@ -275,13 +253,65 @@ async fn insert_room(client: &Client, room: &Room) -> Result<bool, StoreError> {
     let key = room.key_hash.map(|k| k.to_vec());
     let inserted = client
         .execute(
-            "INSERT INTO rtchat_rooms (id, private, key_hash, name, created_at, last_active)
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING",
-            &[&room.id, &room.private, &key, &room.name, &now_ms()],
+            "INSERT INTO rtchat_rooms (id, private, key_hash, name, creator, created_at, last_active)
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING",
+            &[&room.id, &room.private, &key, &room.name, &room.creator, &now_ms()],
         )
         .await
         .map_err(backend)?;
     Ok(inserted > 0)
+}
+
+/// Applies a change to a message in one transaction on `client` (see [`sql::changed`]).
+async fn change_message(client: &mut Client, change: Change) -> Result<Message, StoreError> {
+    let tx = client.transaction().await.map_err(backend)?;
+    let seq = sql::seq_param(change.seq);
+    let query =
+        format!("SELECT {MESSAGE_COLUMNS} FROM rtchat_messages WHERE room = $1 AND seq = $2 FOR UPDATE");
+    let row = tx.query_opt(&query, &[&change.room, &seq]).await.map_err(backend)?;
+    let message = sql::changed(row.as_ref().map(message_from_row).transpose()?, change)?;
+    tx.execute(
+        "UPDATE rtchat_messages SET text = $2, edited = $3, deleted = $4 WHERE seq = $1",
+        &[&seq, &message.text, &message.edited, &message.deleted],
+    )
+    .await
+    .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(message)
+}
+
+/// Deletes a room and its messages in one transaction on `client`, if `by` created it.
+async fn delete_room(client: &mut Client, id: &str, by: &str) -> Result<(), StoreError> {
+    let tx = client.transaction().await.map_err(backend)?;
+    // The room's lock, taken first as appends take it, keeps them out meanwhile.
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('rtchat:room:' || $1))", &[&id])
+        .await
+        .map_err(backend)?;
+    let query = format!("SELECT {ROOM_COLUMNS} FROM rtchat_rooms WHERE id = $1");
+    let row = tx.query_opt(&query, &[&id]).await.map_err(backend)?;
+    let room = row.as_ref().map(room_from_row).transpose()?;
+    let room = room.ok_or_else(|| StoreError::NotFound(format!("there is no room {id:?}")))?;
+    sql::may_delete_room(room.creator.as_deref(), by)?;
+    tx.execute("DELETE FROM rtchat_messages WHERE room = $1", &[&id]).await.map_err(backend)?;
+    tx.execute("DELETE FROM rtchat_rooms WHERE id = $1", &[&id]).await.map_err(backend)?;
+    tx.commit().await.map_err(backend)
+}
+
+/// The identity secret on `client`, made the first time it is asked for.
+async fn identity_secret(client: &Client) -> Result<[u8; 32], StoreError> {
+    let fresh = sql::fresh_secret().to_vec();
+    client
+        .execute(
+            "INSERT INTO rtchat_secrets (name, value) VALUES ('identity', $1) ON CONFLICT (name) DO NOTHING",
+            &[&fresh],
+        )
+        .await
+        .map_err(backend)?;
+    let row = client
+        .query_one("SELECT value FROM rtchat_secrets WHERE name = 'identity'", &[])
+        .await
+        .map_err(backend)?;
+    sql::secret(row.try_get(0).map_err(backend)?)
 }
 
 /// A page of rooms on `client`, most recently active first.
@@ -292,7 +322,12 @@ async fn list_rooms(client: &Client, query: RoomQuery) -> Result<Vec<Listed>, St
         [&query.private, &after.last_active, &after.id, &(query.limit as i64)];
     let rows = client.query(&sql, &params).await.map_err(backend)?;
     rows.iter()
-        .map(|row| Ok(Listed { room: room_from_row(row)?, last_active: row.try_get(4).map_err(backend)? }))
+        .map(|row| {
+            Ok(Listed {
+                room: room_from_row(row)?,
+                last_active: row.try_get(sql::LAST_ACTIVE).map_err(backend)?,
+            })
+        })
         .collect()
 }
 
@@ -364,6 +399,47 @@ impl Store for PostgresStore {
         let out = lease.execute(&sql, &[&id]).await;
         lease.done();
         Ok(out.map_err(backend)? > 0)
+    }
+
+    async fn change(&self, change: Change) -> Result<Message, StoreError> {
+        let mut lease = self.writer().await?;
+        let out = change_message(&mut lease, change).await;
+        lease.done();
+        out
+    }
+
+    async fn delete_room(&self, id: &str, by: &str) -> Result<(), StoreError> {
+        let mut lease = self.writer().await?;
+        let out = delete_room(&mut lease, id, by).await;
+        lease.done();
+        out
+    }
+
+    async fn user_name(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let lease = self.reader().await?;
+        let out = lease.query_opt("SELECT name FROM rtchat_users WHERE id = $1", &[&id]).await;
+        lease.done();
+        out.map_err(backend)?.map(|row| row.try_get(0).map_err(backend)).transpose()
+    }
+
+    async fn set_user_name(&self, id: &str, name: &str) -> Result<(), StoreError> {
+        let lease = self.writer().await?;
+        let out = lease
+            .execute(
+                "INSERT INTO rtchat_users (id, name, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at",
+                &[&id, &name, &now_ms()],
+            )
+            .await;
+        lease.done();
+        out.map(drop).map_err(backend)
+    }
+
+    async fn identity_secret(&self) -> Result<[u8; 32], StoreError> {
+        let lease = self.writer().await?;
+        let out = identity_secret(&lease).await;
+        lease.done();
+        out
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -256,11 +256,11 @@ pub(super) async fn delete_room<A: Adapter>(
     room: &str,
 ) -> Result<(), ChatError> {
     let id = validate::room_id(room)?;
-    let room = access::existing_room(chat.store.as_ref(), id).await?;
-    access::admit(&room, Pass::Member(rooms::is_member(s, id)))?;
     if id == validate::DEFAULT_ROOM {
         return Err(ChatError::forbidden("the lobby is everyone's and cannot be deleted"));
     }
+    let room = access::existing_room(chat.store.as_ref(), id).await?;
+    access::admit(&room, Pass::Member(rooms::is_member(s, id)))?;
     if !me.stable {
         return Err(needs_stable_identity("deleting a room"));
     }

@@ -16,14 +16,17 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Acks = Arc<std::sync::Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
+/// Events as they arrive, and those read past while waiting for another.
+type Events = (mpsc::UnboundedReceiver<(String, Value)>, VecDeque<(String, Value)>);
 
 /// A connected client.
 pub struct Client {
     pub sid: String,
     out: mpsc::UnboundedSender<String>,
-    events: Mutex<(mpsc::UnboundedReceiver<(String, Value)>, VecDeque<(String, Value)>)>,
+    events: Mutex<Events>,
     acks: Acks,
     next_ack: AtomicU64,
+    heard: Arc<std::sync::Mutex<String>>,
 }
 
 /// Why a connection was not established.
@@ -97,10 +100,13 @@ impl Client {
         });
         let pong = out.clone();
         let ack_map = acks.clone();
+        let heard: Arc<std::sync::Mutex<String>> = Arc::new(std::sync::Mutex::new(reply.clone()));
+        let transcript = heard.clone();
         tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
                 let Frame::Text(text) = frame else { continue };
                 let text = text.as_str();
+                transcript.lock().unwrap().push_str(text);
                 if text == "2" {
                     let _ = pong.send("3".into());
                 } else if let Some(rest) = text.strip_prefix("42") {
@@ -134,7 +140,20 @@ impl Client {
             events: Mutex::new((event_rx, VecDeque::new())),
             acks,
             next_ack: AtomicU64::new(1),
+            heard,
         })
+    }
+
+    /// A rich client with a `userKey`: the same key is the same person.
+    pub async fn keyed(base: &str, name: &str, key: &str) -> Client {
+        Self::connect(base, json!({ "name": name, "v": 1, "userKey": key }), "")
+            .await
+            .expect("keyed client connects")
+    }
+
+    /// Every packet the server sent this client so far, as one text.
+    pub fn heard(&self) -> String {
+        self.heard.lock().unwrap().clone()
     }
 
     /// A rich (`auth.v: 1`) client named `name`.

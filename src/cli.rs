@@ -204,12 +204,24 @@ impl Cli {
         match (self.verbose, self.quiet) {
             (0, 0) => "rtchat=info",
             (1, _) => "rtchat=debug,socketioxide=info",
-            (v, _) if v >= 2 => "rtchat=trace,socketioxide=debug,engineioxide=debug",
+            (v, _) if v >= 2 => "rtchat=trace",
             (_, 1) => "rtchat=warn",
             _ => "rtchat=error",
         }
     }
 }
+
+/// Log directives added to every filter, whatever RUST_LOG or -v ask: these
+/// dependencies print whole packets or requests at debug or trace level, and
+/// a connect packet carries the access token and the user's key.
+pub const SECRET_SAFE_LOGS: [&str; 6] = [
+    "socketioxide=info",
+    "engineioxide=info",
+    "tungstenite=info",
+    "tokio_tungstenite=info",
+    "hyper=info",
+    "hyper_util=info",
+];
 
 /// The default database file: `rtchat/rtchat.db` in the user's data directory.
 pub fn default_db_path() -> Option<PathBuf> {

@@ -159,3 +159,38 @@ async fn banner_names_both_ports_and_the_database() {
     assert!(banner.contains("--lan") && banner.contains("--tunnel"), "says how a phone can join: {banner}");
     assert!(!banner.contains('\x1b'), "no colour when NO_COLOR is set or stdout is not a terminal");
 }
+
+/// Even at trace level, no log line shows an access token or a user key:
+/// the dependencies that print whole packets are held at info.
+#[tokio::test]
+async fn no_log_line_shows_a_token_or_a_user_key() {
+    const TOKEN: &str = "token-that-must-stay-secret";
+    const KEY: &str = "user-key-that-must-stay-secret";
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(dir.path().join("stderr")).unwrap();
+    let mut child = Command::new(binary())
+        .args(["serve", "--json", "--port", "0", "--ui-port", "off", "--db", "memory", "--token", TOKEN])
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawn rtchat");
+    let mut ready = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut stdout, &mut ready).unwrap();
+    let url = serde_json::from_str::<serde_json::Value>(&ready).unwrap()["backend_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let auth = serde_json::json!({ "name": "ann", "v": 1, "token": TOKEN, "userKey": KEY });
+    let ann = common::Client::connect(&url, auth, "").await.expect("connects");
+    common::ok(ann.request("room:join", serde_json::json!({ "room": "r" })).await);
+    common::ok(ann.request("message:send", serde_json::json!({ "room": "r", "text": "logged?" })).await);
+    ann.close();
+    drop(ann);
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    child.wait().unwrap();
+    let logged = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+    assert!(logged.contains("DEBUG") && logged.contains("connected"), "debug logging was on: {logged}");
+    assert!(!logged.contains(KEY) && !logged.contains(TOKEN), "a secret was logged:\n{logged}");
+}

@@ -270,3 +270,51 @@ async fn losing_redis_is_reported_refuses_sends_and_recovers() {
     assert!(!texts.contains(&"during"), "a refused message was not stored");
     assert!(texts.contains(&delivered["text"].as_str().unwrap()));
 }
+
+#[tokio::test]
+#[ignore = "needs Redis and PostgreSQL: set RTCHAT_TEST_REDIS_URL and RTCHAT_TEST_DATABASE_URL and pass --include-ignored"]
+async fn one_person_on_two_processes() {
+    const KEY: &str = "ann-key-on-two-processes-0123";
+    let services = Services::from_env();
+    let c = cluster(&services, 2, None).await;
+    let laptop = Client::keyed(&c.nodes[0].url, "ann", KEY).await;
+    let phone = Client::keyed(&c.nodes[1].url, "phone", KEY).await;
+    let bob = Client::keyed(&c.nodes[0].url, "bob", "bob-key-on-two-processes-0123").await;
+    let ann = laptop.next("session").await["user"].clone();
+    assert_eq!(phone.next("session").await["user"], ann, "both processes derive the same id and name");
+
+    ok(bob.request("room:join", json!({ "room": "r" })).await);
+    ok(laptop.request("room:join", json!({ "room": "r" })).await);
+    assert_eq!(bob.next("presence:join").await["user"], ann);
+    let joined = ok(phone.request("room:join", json!({ "room": "r" })).await);
+    let members: Vec<&Value> = joined["members"].as_array().unwrap().iter().collect();
+    assert_eq!(members.len(), 2, "ann once, though on two processes: {members:?}");
+
+    // An edit made on one process reaches members on the other.
+    let sent = ok(phone.request("message:send", json!({ "room": "r", "text": "helo" })).await);
+    let id = sent["message"]["id"].clone();
+    let edited = ok(laptop.request("message:edit", json!({ "room": "r", "id": id, "text": "hello" })).await);
+    assert_eq!(phone.next("message:update").await, edited["message"]);
+    assert_eq!(bob.next("message:update").await, edited["message"]);
+
+    // A rename on one process renames her connection on the other.
+    ok(phone.request("user:rename", json!({ "name": "Annie" })).await);
+    assert_eq!(laptop.next("user:update").await["user"]["name"], "Annie");
+    let sent = ok(laptop.request("message:send", json!({ "room": "r", "text": "renamed" })).await);
+    assert_eq!(sent["message"]["user"]["name"], "Annie");
+
+    // She leaves on one process: still present. On both: gone.
+    ok(laptop.request("room:leave", json!({ "room": "r" })).await);
+    let cat = Client::rich(&c.nodes[1].url, "cat").await;
+    ok(cat.request("room:join", json!({ "room": "r" })).await);
+    assert_eq!(
+        bob.next("presence:join").await["user"]["name"],
+        "cat",
+        "no presence:leave for ann came first"
+    );
+    phone.close();
+    assert_eq!(bob.next("presence:leave").await["user"]["name"], "Annie");
+    for client in [&laptop, &phone, &bob, &cat] {
+        assert!(!client.heard().contains(KEY), "the key was sent to a client");
+    }
+}

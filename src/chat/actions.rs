@@ -113,17 +113,20 @@ pub(super) async fn leave<A: Adapter>(s: &SocketRef<A>, me: &Session, chat: &Cha
     if me.stop_typing(room) {
         announce_typing(s, me, room, false).await;
     }
-    if !still_there(s, me, room).await {
+    if !still_in(s, me).await.iter().any(|r| r == room) {
         announce(s, event::PRESENCE_LEAVE, room, &user).await;
     }
     forget_if_unused(s, chat, room).await;
 }
 
-/// Whether this person is still in `room` on another connection; when that
-/// cannot be read, they are taken to have left (a stray `presence:leave` is
-/// corrected by the next `members`, a missing one is not).
-pub(super) async fn still_there<A: Adapter>(s: &SocketRef<A>, me: &Session, room: &str) -> bool {
-    me.stable && rooms::elsewhere(s, &me.user.id).await.is_ok_and(|rooms| rooms.iter().any(|r| r == room))
+/// The rooms this person is still in on other connections. When that cannot
+/// be read they are taken to have left everywhere: a stray `presence:leave`
+/// is corrected by the next `members`, a missing one is not.
+pub(super) async fn still_in<A: Adapter>(s: &SocketRef<A>, me: &Session) -> Vec<String> {
+    if !me.stable {
+        return Vec::new();
+    }
+    rooms::elsewhere(s, &me.user.id).await.unwrap_or_default()
 }
 
 /// Deletes a public room that never held a message once nobody is in it

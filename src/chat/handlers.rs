@@ -12,7 +12,7 @@ use tracing::Instrument;
 use super::access::{self, Pass};
 use super::actions::{
     announce, announce_typing, change, delete_room, enter, forget_if_unused, join, leave, list_rooms,
-    person_elsewhere, read_history, rename, room_to_spare, still_there,
+    person_elsewhere, read_history, rename, room_to_spare, still_in,
 };
 use super::error::{ChatError, ErrorAck, ErrorEvent};
 use super::protocol::{event, *};
@@ -259,11 +259,12 @@ async fn on_disconnect<A: Adapter>(conn: Conn<A>, State(chat): State<ChatState>)
     chat.metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     async {
         let user = me.current(&socket);
+        let elsewhere = still_in(&socket, &me).await;
         for room in rooms::joined(&socket) {
             if me.stop_typing(&room) {
                 announce_typing(&socket, &me, &room, false).await;
             }
-            if !still_there(&socket, &me, &room).await {
+            if !elsewhere.contains(&room) {
                 announce(&socket, event::PRESENCE_LEAVE, &room, &user).await;
             }
             // Not awaited here: the socket leaves its rooms once this handler returns.

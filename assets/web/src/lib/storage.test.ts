@@ -24,6 +24,37 @@ async function freshModule(broken = false) {
   return import('./storage');
 }
 
+describe('storage.rooms', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('keeps the rooms to rejoin in the order opened, each once', async () => {
+    const { storage } = await freshModule();
+    storage.setRoom('lobby', true);
+    storage.setRoom('books', true);
+    storage.setRoom('lobby', true);
+    expect(storage.rooms()).toEqual(['lobby', 'books']);
+    storage.setRoom('lobby', false);
+    expect(storage.rooms()).toEqual(['books']);
+  });
+
+  it('keeps what another tab added meanwhile', async () => {
+    const { storage } = await freshModule();
+    storage.setRoom('mine', true);
+    // Another tab of the same browser writes the shared list.
+    window.localStorage.setItem('rtchat.rooms', JSON.stringify(['mine', 'theirs']));
+    storage.setRoom('third', true);
+    expect(storage.rooms()).toEqual(['mine', 'theirs', 'third']);
+  });
+
+  it('reads a corrupt list as empty', async () => {
+    const { storage } = await freshModule();
+    window.localStorage.setItem('rtchat.rooms', '{not json');
+    expect(storage.rooms()).toEqual([]);
+    window.localStorage.setItem('rtchat.rooms', JSON.stringify(['ok', 5, null]));
+    expect(storage.rooms()).toEqual(['ok']);
+  });
+});
+
 describe('userKey', () => {
   beforeEach(() => vi.unstubAllGlobals());
   afterEach(() => vi.unstubAllGlobals());

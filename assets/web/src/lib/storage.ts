@@ -5,6 +5,7 @@ const NAME = 'rtchat.name';
 const TOKEN = 'rtchat.token';
 const KEYS = 'rtchat.keys';
 const USER_KEY = 'rtchat.userKey';
+const ROOMS = 'rtchat.rooms';
 
 /** The shape the server accepts for `auth.userKey`: 22 to 128 base64url characters. */
 const USER_KEY_SHAPE = /^[A-Za-z0-9_-]{22,128}$/;
@@ -81,5 +82,25 @@ export const storage = {
     if (key) keys[room] = key;
     else delete keys[room];
     set(KEYS, JSON.stringify(keys));
+  },
+  /** The rooms this browser stays in until the person leaves them, in the order they were opened. */
+  rooms(): string[] {
+    try {
+      const parsed: unknown = JSON.parse(get(ROOMS) ?? '[]');
+      if (Array.isArray(parsed)) return [...new Set(parsed.filter((r): r is string => typeof r === 'string'))];
+    } catch {
+      // Corrupt: start over.
+    }
+    return [];
+  },
+  /**
+   * Adds a room to `rooms()` or takes one out. Each change re-reads the list,
+   * so that tabs sharing it add and remove their own rooms without undoing
+   * each other's.
+   */
+  setRoom(room: string, stay: boolean): void {
+    const rooms = storage.rooms();
+    if (rooms.includes(room) === stay) return;
+    set(ROOMS, JSON.stringify(stay ? [...rooms, room] : rooms.filter((r) => r !== room)));
   },
 };

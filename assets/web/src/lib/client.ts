@@ -277,7 +277,11 @@ export class ChatClient {
     return () => this.incomingListeners.delete(listener);
   }
 
-  /** Unread messages over every open room, and how many of them mention this person. */
+  /**
+   * Unread messages over every open room, and how many of them mention this
+   * person. It changes only with the state: read it again on each `subscribe`
+   * call.
+   */
   unreadTotal(): Unread {
     return totalUnread(this.state.open.map((id) => this.state.views[id]?.unread ?? NO_UNREAD));
   }

@@ -185,3 +185,34 @@ export async function screenshot(page, name) {
 export async function horizontalOverflow(page) {
   return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 }
+
+/** Opens room `room` on `page` by its link, as if an invite link were pasted: the rooms open before stay joined. */
+export async function openRoom(page, room) {
+  await page.evaluate((r) => {
+    location.hash = `#room=${encodeURIComponent(r)}`;
+  }, room);
+  await page.waitForSelector(`[data-testid=room-item][data-room="${room}"][aria-current=page]`, { state: 'attached' });
+  await page.waitForSelector('[data-testid=composer]:not([disabled])');
+}
+
+/** Waits until the sidebar shows these unread and mention counts for `room`. */
+export async function waitUnread(page, room, { unread, mentions }) {
+  await page.waitForFunction(
+    ([r, u, m]) => {
+      const el = document.querySelector(`[data-testid=room-item][data-room="${r}"]`);
+      if (!el) return false;
+      const got = Number(el.querySelector('[data-testid=unread]')?.textContent ?? 0);
+      const gotM = Number((el.querySelector('[data-testid=mentions]')?.textContent ?? '@0').slice(1));
+      return got === u && gotM === m;
+    },
+    [room, unread, mentions],
+    { timeout: TIMEOUT },
+  );
+}
+
+/** The stored message on `page` whose text is exactly `text`, as a locator. */
+export function messageWithText(page, text) {
+  return page.locator('[data-testid=message][data-state=sent]').filter({
+    has: page.getByTestId('message-text').getByText(text, { exact: true }),
+  });
+}

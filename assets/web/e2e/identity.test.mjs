@@ -250,6 +250,7 @@ test('an edit and a delete of own messages show on the other page', async () => 
     await typo.hover();
     await typo.getByTestId('edit-message').click();
     await author.page.getByTestId('edit-box').fill('the typo, fixed');
+    await screenshot(author.page, 'identity-editing');
     await author.page.getByTestId('edit-box').press('Enter');
     await waitForMessage(reader.page, 'the typo, fixed');
     const edited = messageWithText(reader.page, 'the typo, fixed');
@@ -273,6 +274,8 @@ test('an edit and a delete of own messages show on the other page', async () => 
     await waitForMessage(author.page, 'sent from the phone');
     const phoneMsg = messageWithText(reader.page, 'sent from the phone');
     await phoneMsg.locator('.bubble').tap();
+    await phoneMsg.getByTestId('delete-message').waitFor();
+    await screenshot(reader.page, 'identity-phone-tools');
     await phoneMsg.getByTestId('delete-message').tap();
     const phoneId = await phoneMsg.getAttribute('data-id');
     await reader.page.getByTestId('confirm').tap();

@@ -263,7 +263,7 @@ test('scrolling up loads older history, page by page, keeping the place', async 
   });
 });
 
-test('rooms: create a public one, move between rooms, change name', async () => {
+test('rooms: create a public one, move between rooms and stay in them, change name, leave', async () => {
   await scenario({}, async ({ server, person }) => {
     const ann = await person(DESKTOP);
     const ben = await person(PHONE);
@@ -301,15 +301,25 @@ test('rooms: create a public one, move between rooms, change name', async () => 
     await send(ann.page, 'new name, same me');
     await waitForMessage(ben.page, 'new name, same me');
     assert.equal(await ben.page.locator('.msg-name', { hasText: 'Ann Smith' }).count(), 1);
-    assert.deepEqual(await messageTexts(ann.page), ['found it', 'new name, same me'], 'history survives the reconnect');
+    assert.deepEqual(await messageTexts(ann.page), ['found it', 'new name, same me'], 'history survives the rename');
 
-    // Ann goes back to the lobby: Ben sees her leave.
+    // Ann goes back to the lobby: she stays in Book-Club, so Ben still sees her.
     await ann.page.locator('[data-testid=room-item][data-room=lobby]').click();
     await ann.page.waitForFunction(() => location.hash === '#room=lobby');
+    assert.deepEqual(await messageTexts(ann.page), [], 'the lobby has its own history');
+    await send(ben.page, 'still here, Ann?');
+    await ann.page.waitForFunction(
+      () => document.querySelector('[data-testid=room-item][data-room=Book-Club] [data-testid=unread]')?.textContent === '1',
+    );
+    await waitMembers(ben.page, ['Ann Smith']);
+
+    // Ann leaves Book-Club: Ben sees her go.
+    await ann.page.locator('[data-testid=room-item][data-room=Book-Club]').hover();
+    await ann.page.locator('[data-testid=leave-room][data-room=Book-Club]').click();
     await ben.page.waitForFunction(
       () => ![...document.querySelectorAll('[data-testid=member]')].some((e) => e.textContent?.includes('Ann')),
     );
-    assert.deepEqual(await messageTexts(ann.page), [], 'the lobby has its own history');
+    assert.equal(await ann.page.locator('[data-testid=room-item][data-room=Book-Club][data-joined]').count(), 0);
     await screenshot(ben.page, 'rooms-phone');
   });
 });

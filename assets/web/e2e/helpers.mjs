@@ -2,9 +2,11 @@
 // Debian's Chromium driven by playwright-core, and the steps a person takes.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -95,12 +97,14 @@ export async function startServer({ token, rateLimit = 0, extraArgs = [] } = {})
   });
 
   const exited = new Promise((r) => proc.once('exit', r));
+  const proxy = process.env.RTCHAT_UI_DIST ? await startUiProxy(ready.backend_url, resolve(process.env.RTCHAT_UI_DIST)) : null;
   return {
-    url: ready.ui_url,
+    url: proxy?.url ?? ready.ui_url,
     backendUrl: ready.backend_url,
     ready,
     dir,
     async stop() {
+      await proxy?.close();
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');
         const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
@@ -109,6 +113,72 @@ export async function startServer({ token, rateLimit = 0, extraArgs = [] } = {})
       }
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.webmanifest': 'application/manifest+json' };
+const SERVER_PATHS = /^\/(socket\.io|api)\/|^\/(healthz|metrics)$/;
+
+/**
+ * With RTCHAT_UI_DIST set (to a fresh `npm run build`), the pages come from
+ * that directory instead of the UI embedded in the binary, for testing this
+ * UI against a server built from another tree. Everything else (Socket.IO,
+ * WebSocket upgrades included, and the REST API) passes through to the
+ * server byte for byte, Host and Origin unchanged, so its guards see what a
+ * browser sent.
+ */
+async function startUiProxy(backendUrl, dist) {
+  const backend = new URL(backendUrl);
+  const sockets = new Set();
+  const server = createServer((req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if (SERVER_PATHS.test(path)) {
+      const upstream = request(
+        { host: backend.hostname, port: backend.port, method: req.method, path: req.url, headers: req.headers },
+        (up) => {
+          res.writeHead(up.statusCode, up.headers);
+          up.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+      return;
+    }
+    let file = normalize(join(dist, decodeURIComponent(path)));
+    if (!file.startsWith(dist) || !existsSync(file) || statSync(file).isDirectory()) file = join(dist, 'index.html');
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    res.end(readFileSync(file));
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const upstream = connect(Number(backend.port), backend.hostname, () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    for (const s of [socket, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {
+        socket.destroy();
+        upstream.destroy();
+      });
+      s.on('close', () => sockets.delete(s));
+    }
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(r);
+      }),
   };
 }
 
@@ -184,4 +254,35 @@ export async function screenshot(page, name) {
 /** The page is no wider than its viewport: nothing scrolls sideways. */
 export async function horizontalOverflow(page) {
   return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+}
+
+/** Opens room `room` on `page` by its link, as if an invite link were pasted: the rooms open before stay joined. */
+export async function openRoom(page, room) {
+  await page.evaluate((r) => {
+    location.hash = `#room=${encodeURIComponent(r)}`;
+  }, room);
+  await page.waitForSelector(`[data-testid=room-item][data-room="${room}"][aria-current=page]`, { state: 'attached' });
+  await page.waitForSelector('[data-testid=composer]:not([disabled])');
+}
+
+/** Waits until the sidebar shows these unread and mention counts for `room`. */
+export async function waitUnread(page, room, { unread, mentions }) {
+  await page.waitForFunction(
+    ([r, u, m]) => {
+      const el = document.querySelector(`[data-testid=room-item][data-room="${r}"]`);
+      if (!el) return false;
+      const got = Number(el.querySelector('[data-testid=unread]')?.textContent ?? 0);
+      const gotM = Number((el.querySelector('[data-testid=mentions]')?.textContent ?? '@0').slice(1));
+      return got === u && gotM === m;
+    },
+    [room, unread, mentions],
+    { timeout: TIMEOUT },
+  );
+}
+
+/** The stored message on `page` whose text is exactly `text`, as a locator. */
+export function messageWithText(page, text) {
+  return page.locator('[data-testid=message][data-state=sent]').filter({
+    has: page.getByTestId('message-text').getByText(text, { exact: true }),
+  });
 }

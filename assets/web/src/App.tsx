@@ -1,17 +1,20 @@
 import { useCallback, useEffect, useMemo, useState, useSyncExternalStore, type FormEvent } from 'react';
 import { Banner, ReconnectBar } from './components/Banner';
 import { Composer } from './components/Composer';
+import { Confirm } from './components/Confirm';
 import { ConnBadge } from './components/ConnBadge';
-import { InviteIcon, LockIcon, MenuIcon, PhoneIcon, UsersIcon } from './components/Icons';
+import { InviteIcon, LockIcon, MenuIcon, PhoneIcon, TrashIcon, UsersIcon } from './components/Icons';
 import { InviteDialog } from './components/InviteDialog';
 import { MessageList } from './components/MessageList';
 import { PhoneDialog } from './components/PhoneDialog';
 import { NamePrompt, TokenPrompt } from './components/Prompts';
 import { Sidebar } from './components/Sidebar';
 import { TypingLine } from './components/TypingLine';
-import { ChatClient, type ChatState } from './lib/client';
+import { ChatClient } from './lib/client';
 import { describeError } from './lib/errors';
-import { DEFAULT_ROOM, isValidRoomId, roomLabel, type RoomSummary, type User } from './lib/protocol';
+import { sharedNames } from './lib/identity';
+import { DEFAULT_ROOM, isValidRoomId, roomLabel, type User } from './lib/protocol';
+import { sidebarRooms } from './lib/rooms';
 import { storage } from './lib/storage';
 import { timelineItems, type TimelineItem } from './lib/timeline';
 import { cleanAddress, readLinkParams } from './lib/url';
@@ -48,29 +51,14 @@ export function App() {
   return <Chat name={name} initialRoom={initialRoom} />;
 }
 
-/** Rooms to list: the server's, plus the room on screen and private rooms this browser holds keys for. */
-function visibleRooms(s: ChatState): RoomSummary[] {
-  const byId = new Map<string, RoomSummary>();
-  for (const r of s.rooms) if (r && typeof r.id === 'string') byId.set(r.id, r);
-  const add = (id: string, isPrivate: boolean) => {
-    if (!byId.has(id)) byId.set(id, { id, private: isPrivate, members: 0 });
-  };
-  add(DEFAULT_ROOM, false);
-  for (const id of Object.keys(s.keys)) add(id, true);
-  if (s.room.status !== 'refused') add(s.room.id, s.room.private);
-  const here = byId.get(s.room.id);
-  if (here && s.room.status === 'joined') byId.set(s.room.id, { ...here, members: Math.max(here.members, s.room.members.length) });
-  return [...byId.values()].sort((a, b) =>
-    a.id === DEFAULT_ROOM ? -1 : b.id === DEFAULT_ROOM ? 1 : a.id.localeCompare(b.id),
-  );
-}
-
 function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
-  // One client for the page's life; later name changes go through reconnectAs.
+  // One client for the page's life; later name changes go through user:rename.
   const [client] = useState(() => new ChatClient({ name, token: storage.token(), room: initialRoom }));
   const s = useSyncExternalStore(client.subscribe, client.getState);
   const [drawer, setDrawer] = useState(false);
   const [dialog, setDialog] = useState<'invite' | 'phone' | 'name' | null>(null);
+  // The room the delete dialog is about, held apart from the room on screen, which may change under it.
+  const [roomToDelete, setRoomToDelete] = useState<{ id: string; label: string } | null>(null);
 
   useEffect(() => {
     client.start();
@@ -100,9 +88,9 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
   useEffect(() => {
     const onHash = () => {
       const p = readLinkParams(window.location);
-      if (p.token && p.token !== client.getState().token) client.reconnectAs({ token: p.token });
+      if (p.token && p.token !== client.getState().token) client.reconnectWithToken(p.token);
       const room = p.room && isValidRoomId(p.room) ? p.room : null;
-      if (room) client.switchRoom(room, p.key);
+      if (room) client.open(room, p.key);
       window.history.replaceState(window.history.state, '', cleanAddress(window.location, room ?? client.getState().room.id));
     };
     window.addEventListener('hashchange', onHash);
@@ -117,26 +105,35 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
   }, [drawer]);
 
   // New functions when who "me" is changes, so that memoised messages re-render.
-  const { me, name: myName } = s;
-  const isMine = useCallback((item: TimelineItem) => client.isMine(item), [client, me, myName]);
-  const isMe = useCallback((u: User) => client.isMine({ user: u }), [client, me, myName]);
+  const { me } = s;
+  const isMine = useCallback((item: TimelineItem) => client.isMine(item), [client, me]);
+  const isMe = useCallback((u: User) => client.isMe(u), [client, me]);
   const onLoadOlder = useCallback(() => void client.loadOlder(), [client]);
   const onRetry = useCallback((id: string) => client.retry(id), [client]);
   const onDiscard = useCallback((id: string) => client.discard(id), [client]);
+  const onEdit = useCallback((item: TimelineItem, text: string) => client.editMessage(item.room, item.id!, text), [client]);
+  const onDelete = useCallback((item: TimelineItem) => client.deleteMessage(item.room, item.id!), [client]);
 
   const room = s.room;
   const items = useMemo(() => timelineItems(room.timeline), [room.timeline]);
-  const rooms = useMemo(() => visibleRooms(s), [s]);
+  const rooms = useMemo(() => sidebarRooms(s), [s.rooms, s.keys, s.open, s.views]);
+  // People who share a name with someone else in this room, by members and authors.
+  const shared = useMemo(() => sharedNames([...room.members, ...items.map((i) => i.user)]), [room.members, items]);
   const maxLen = client.maxLen();
   const joined = room.status === 'joined';
 
   if (s.conn.unauthorized) {
-    return <TokenPrompt hadToken={!!s.token} onSubmit={(token) => client.reconnectAs({ token })} />;
+    return <TokenPrompt hadToken={!!s.token} onSubmit={(token) => client.reconnectWithToken(token)} />;
   }
 
   const select = (id: string) => {
     setDrawer(false);
-    client.switchRoom(id, s.keys[id]);
+    client.open(id, s.keys[id]);
+  };
+  const openDrawer = () => {
+    setDrawer(true);
+    // The list behind "More rooms" is refreshed only every 20 s; opening the drawer is a good moment.
+    void client.refreshRooms();
   };
 
   return (
@@ -145,9 +142,13 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
         <Sidebar
           rooms={rooms}
           room={room}
-          me={s.name}
+          me={s.me}
+          myName={s.name}
           isMe={isMe}
+          shared={shared}
           onSelect={select}
+          canLeave={(id) => client.canLeave(id)}
+          onLeave={(id) => client.leave(id)}
           onCreate={async (id, isPrivate) => {
             const res = await client.createRoom(id, isPrivate);
             if (!res.ok) return res.message;
@@ -177,7 +178,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
             aria-label="Rooms and people"
             aria-controls="sidebar"
             aria-expanded={drawer}
-            onClick={() => setDrawer(true)}
+            onClick={openDrawer}
           >
             <MenuIcon />
           </button>
@@ -190,7 +191,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
               <button
                 type="button"
                 className="members-chip"
-                onClick={() => setDrawer(true)}
+                onClick={openDrawer}
                 aria-label={`${room.members.length} ${room.members.length === 1 ? 'person' : 'people'} here`}
               >
                 <UsersIcon size={14} /> {room.members.length}
@@ -198,6 +199,18 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
             )}
           </div>
           <ConnBadge conn={s.conn} />
+          {joined && client.canDelete(room.id) && (
+            <button
+              type="button"
+              className="icon-btn"
+              data-testid="delete-room"
+              aria-label={`Delete ${room.private ? '' : '#'}${roomLabel(room)}`}
+              title="Delete room"
+              onClick={() => setRoomToDelete({ id: room.id, label: `${room.private ? '' : '#'}${roomLabel(room)}` })}
+            >
+              <TrashIcon size={20} />
+            </button>
+          )}
           <button
             type="button"
             className="icon-btn"
@@ -232,8 +245,8 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
                 ? 'Ask someone in the room for a fresh invite link, or paste its key here.'
                 : describeError(room.error ?? { code: 'unavailable', message: '' }, 'join')
             }
-            onKey={(key) => client.switchRoom(room.id, key)}
-            onLobby={() => client.switchRoom(DEFAULT_ROOM)}
+            onKey={(key) => client.open(room.id, key)}
+            onLobby={() => client.open(DEFAULT_ROOM)}
           />
         ) : (
           <MessageList
@@ -244,9 +257,13 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
             loadingOlder={room.loadingOlder}
             joined={joined}
             maxLen={maxLen}
+            myName={s.name}
+            shared={shared}
             onLoadOlder={onLoadOlder}
             onRetry={onRetry}
             onDiscard={onDiscard}
+            onEdit={onEdit}
+            onDelete={onDelete}
           />
         )}
 
@@ -291,10 +308,20 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
             onCancel={() => setDialog(null)}
             onSubmit={(n) => {
               setDialog(null);
-              if (n !== s.name) client.reconnectAs({ name: n });
+              if (n !== s.name) void client.rename(n);
             }}
           />
         </div>
+      )}
+      {roomToDelete && (
+        <Confirm
+          title={`Delete ${roomToDelete.label}?`}
+          action="Delete room"
+          onConfirm={() => client.deleteRoom(roomToDelete.id)}
+          onClose={() => setRoomToDelete(null)}
+        >
+          <p>The room and all its messages are deleted for everyone in it. This can’t be undone.</p>
+        </Confirm>
       )}
     </div>
   );

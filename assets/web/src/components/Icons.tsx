@@ -33,6 +33,20 @@ export const CloseIcon = ({ size }: { size?: number }) => (
   </Icon>
 );
 
+export const EditIcon = ({ size = 16 }: { size?: number }) => (
+  <Icon size={size}>
+    <path d="M4 20h4L19 9l-4-4L4 16z" />
+    <path d="M13.5 6.5l4 4" />
+  </Icon>
+);
+
+export const TrashIcon = ({ size = 16 }: { size?: number }) => (
+  <Icon size={size}>
+    <path d="M4 7h16M10 11v6M14 11v6" />
+    <path d="M6 7l1 13h10l1-13M9 7V4h6v3" />
+  </Icon>
+);
+
 export const SendIcon = () => (
   <Icon>
     <path d="M4 12l16-8-6 16-2.5-6.5z" />

@@ -1,6 +1,9 @@
 import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { dayLabel, sameDay } from '../lib/format';
+import { sharesName } from '../lib/identity';
 import type { TimelineItem } from '../lib/timeline';
+import { mentions } from '../lib/unread';
+import { Confirm } from './Confirm';
 import { ArrowDownIcon } from './Icons';
 import { MessageItem } from './MessageItem';
 
@@ -19,9 +22,13 @@ export function MessageList({
   loadingOlder,
   joined,
   maxLen,
+  myName,
+  shared,
   onLoadOlder,
   onRetry,
   onDiscard,
+  onEdit,
+  onDelete,
 }: {
   roomId: string;
   items: TimelineItem[];
@@ -30,14 +37,21 @@ export function MessageList({
   loadingOlder: boolean;
   joined: boolean;
   maxLen: number;
+  /** The reader's current name: messages that mention it are highlighted. */
+  myName: string;
+  /** Names more than one person here goes by (from `sharedNames`): their messages carry a tag. */
+  shared: ReadonlySet<string>;
   onLoadOlder: () => void;
   onRetry: (clientId: string) => void;
   onDiscard: (clientId: string) => void;
+  onEdit: (item: TimelineItem, text: string) => Promise<boolean>;
+  onDelete: (item: TimelineItem) => Promise<boolean>;
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
   const prev = useRef({ room: '', first: '', last: '', height: 0, top: 0 });
   const [unseen, setUnseen] = useState(0);
+  const [deleting, setDeleting] = useState<TimelineItem | null>(null);
 
   const scrollToBottom = useCallback(() => {
     const el = ref.current;
@@ -133,11 +147,13 @@ export function MessageList({
           {items.map((item, i) => {
             const before = items[i - 1];
             const newDay = !before || !sameDay(before.ts, item.ts);
+            const mine = isMine(item);
             const continued =
               !newDay &&
               !!before &&
+              before.user.id === item.user.id &&
               before.user.name === item.user.name &&
-              isMine(before) === isMine(item) &&
+              isMine(before) === mine &&
               item.ts - before.ts < GROUP_MS;
             return (
               <Fragment key={item.key}>
@@ -148,11 +164,15 @@ export function MessageList({
                 )}
                 <MessageItem
                   item={item}
-                  mine={isMine(item)}
+                  mine={mine}
                   continued={continued}
+                  mention={!mine && mentions(item.text, myName)}
+                  tagged={sharesName(shared, item.user)}
                   maxLen={maxLen}
                   onRetry={onRetry}
                   onDiscard={onDiscard}
+                  onEdit={onEdit}
+                  onDelete={setDeleting}
                 />
               </Fragment>
             );
@@ -163,6 +183,11 @@ export function MessageList({
         <button type="button" className="new-pill" onClick={scrollToBottom}>
           <ArrowDownIcon /> {unseen === 1 ? '1 new message' : `${unseen} new messages`}
         </button>
+      )}
+      {deleting && (
+        <Confirm title="Delete this message?" action="Delete" onConfirm={() => onDelete(deleting)} onClose={() => setDeleting(null)}>
+          <p>Everyone in the room will see “message deleted” in its place. This can’t be undone.</p>
+        </Confirm>
       )}
     </div>
   );

@@ -1,15 +1,26 @@
 import { useState, type FormEvent } from 'react';
 import type { RoomView } from '../lib/client';
-import { isValidRoomId, roomLabel, slugRoom, type RoomSummary, type User } from '../lib/protocol';
+import { sharesName, userTag } from '../lib/identity';
+import { isValidRoomId, roomLabel, slugRoom, type User } from '../lib/protocol';
+import type { SidebarRoom, SidebarRooms } from '../lib/rooms';
 import { Avatar } from './Avatar';
 import { CloseIcon, HashIcon, LockIcon, PhoneIcon } from './Icons';
 
 export interface SidebarProps {
-  rooms: RoomSummary[];
+  rooms: SidebarRooms;
   room: RoomView;
-  me: string;
+  /** This person, once the server has said who they are. */
+  me: User | null;
+  /** This person's display name. */
+  myName: string;
   isMe: (u: User) => boolean;
+  /** Names more than one person here goes by: those members carry a tag. */
+  shared: ReadonlySet<string>;
   onSelect: (room: string) => void;
+  /** Whether a room of "Your rooms" offers to leave it. */
+  canLeave: (room: string) => boolean;
+  /** Leaves a room for good (a reload does not rejoin it). */
+  onLeave: (room: string) => void;
   onCreate: (name: string, isPrivate: boolean) => Promise<string | null>;
   onClose: () => void;
   onChangeName: () => void;
@@ -29,16 +40,27 @@ export function Sidebar(p: SidebarProps) {
         </button>
       </div>
       <div className="side-scroll">
-        <RoomList rooms={p.rooms} current={p.room.id} onSelect={p.onSelect} />
+        <RoomList
+          title="Your rooms"
+          id="rooms-h"
+          rooms={p.rooms.joined}
+          current={p.room.id}
+          onSelect={p.onSelect}
+          canLeave={p.canLeave}
+          onLeave={p.onLeave}
+        />
+        {p.rooms.others.length > 0 && (
+          <RoomList title="More rooms" id="more-rooms-h" rooms={p.rooms.others} current={p.room.id} onSelect={p.onSelect} />
+        )}
         <CreateRoom onCreate={p.onCreate} />
-        {p.room.status !== 'refused' && <Members room={p.room} isMe={p.isMe} />}
+        {p.room.status !== 'refused' && <Members room={p.room} isMe={p.isMe} shared={p.shared} />}
       </div>
       <div className="side-foot">
         <div className="whoami-row">
-          <Avatar user={{ id: '', name: p.me }} size={32} />
-          <div className="whoami">
+          <Avatar user={p.me ?? { id: '', name: p.myName }} size={32} />
+          <div className="whoami" title={p.me ? `${p.myName} ${userTag(p.me.id)}` : p.myName}>
             <span className="muted small">Chatting as</span>
-            <strong className="ellipsis">{p.me}</strong>
+            <strong className="ellipsis" data-testid="my-name">{p.myName}</strong>
           </div>
           <button type="button" className="btn ghost small" onClick={p.onChangeName}>
             Change name
@@ -53,44 +75,95 @@ export function Sidebar(p: SidebarProps) {
 }
 
 function RoomList({
+  title,
+  id,
   rooms,
   current,
   onSelect,
+  canLeave,
+  onLeave,
 }: {
-  rooms: RoomSummary[];
+  title: string;
+  id: string;
+  rooms: SidebarRoom[];
   current: string;
   onSelect: (room: string) => void;
+  /** Given for the rooms one is in: each gets a leave button. */
+  canLeave?: (room: string) => boolean;
+  onLeave?: (room: string) => void;
 }) {
   return (
-    <nav className="side-section" aria-labelledby="rooms-h">
-      <h2 id="rooms-h" className="side-h">
-        Rooms
+    <nav className="side-section" aria-labelledby={id}>
+      <h2 id={id} className="side-h">
+        {title}
       </h2>
       <ul className="room-list">
         {rooms.map((r) => (
-          <li key={r.id}>
-            <button
-              type="button"
-              className={r.id === current ? 'room-item active' : 'room-item'}
-              data-testid="room-item"
-              data-room={r.id}
-              aria-current={r.id === current ? 'page' : undefined}
-              onClick={() => onSelect(r.id)}
-            >
-              <span className="room-icon">{r.private ? <LockIcon /> : <HashIcon />}</span>
-              <span className="room-name ellipsis">{roomLabel(r)}</span>
-              <span
-                className={r.members > 0 ? 'count live' : 'count'}
-                aria-label={`${r.members} ${r.members === 1 ? 'person' : 'people'} here`}
-                title={`${r.members} ${r.members === 1 ? 'person' : 'people'} here`}
+          <li key={r.id} className={r.id === current ? 'room-row active' : 'room-row'}>
+            <RoomButton room={r} active={r.id === current} joined={!!onLeave} onSelect={onSelect} />
+            {onLeave && canLeave?.(r.id) && (
+              <button
+                type="button"
+                className="icon-btn small room-leave"
+                data-testid="leave-room"
+                data-room={r.id}
+                aria-label={`Leave ${r.private ? '' : '#'}${roomLabel(r)}`}
+                title="Leave room"
+                onClick={() => onLeave(r.id)}
               >
-                {r.members}
-              </span>
-            </button>
+                <CloseIcon size={14} />
+              </button>
+            )}
           </li>
         ))}
       </ul>
     </nav>
+  );
+}
+
+function RoomButton({
+  room: r,
+  active,
+  joined,
+  onSelect,
+}: {
+  room: SidebarRoom;
+  active: boolean;
+  joined: boolean;
+  onSelect: (room: string) => void;
+}) {
+  const people = `${r.members} ${r.members === 1 ? 'person' : 'people'} here`;
+  const { messages, mentions } = r.unread;
+  const unreadLabel = messages
+    ? `${messages} unread${mentions ? `, ${mentions} mentioning you` : ''}`
+    : '';
+  return (
+    <button
+      type="button"
+      className={['room-item', active ? 'active' : '', messages ? 'has-unread' : ''].filter(Boolean).join(' ')}
+      data-testid="room-item"
+      data-room={r.id}
+      data-joined={joined || undefined}
+      aria-current={active ? 'page' : undefined}
+      aria-label={`${r.private ? '' : '#'}${roomLabel(r)}, ${unreadLabel ? `${unreadLabel}, ` : ''}${people}`}
+      onClick={() => onSelect(r.id)}
+    >
+      <span className="room-icon">{r.private ? <LockIcon /> : <HashIcon />}</span>
+      <span className="room-name ellipsis">{roomLabel(r)}</span>
+      {mentions > 0 && (
+        <span className="unread mention" data-testid="mentions" title={`${mentions} mentioning you`}>
+          @{mentions}
+        </span>
+      )}
+      {messages > 0 && (
+        <span className="unread" data-testid="unread" title={`${messages} unread`}>
+          {messages}
+        </span>
+      )}
+      <span className={r.members > 0 ? 'count live' : 'count'} title={people}>
+        {r.members}
+      </span>
+    </button>
   );
 }
 
@@ -162,7 +235,7 @@ function CreateRoom({ onCreate }: { onCreate: (name: string, isPrivate: boolean)
   );
 }
 
-function Members({ room, isMe }: { room: RoomView; isMe: (u: User) => boolean }) {
+function Members({ room, isMe, shared }: { room: RoomView; isMe: (u: User) => boolean; shared: ReadonlySet<string> }) {
   const members = [...room.members].sort((a, b) => Number(isMe(b)) - Number(isMe(a)) || a.name.localeCompare(b.name));
   return (
     <section className="side-section" aria-labelledby="members-h">
@@ -174,9 +247,14 @@ function Members({ room, isMe }: { room: RoomView; isMe: (u: User) => boolean })
       ) : (
         <ul className="member-list">
           {members.map((u) => (
-            <li key={u.id} className="member" data-testid="member" data-user-id={u.id}>
+            <li key={u.id} className="member" data-testid="member" data-user-id={u.id} title={`${u.name} ${userTag(u.id)}`}>
               <Avatar user={u} size={28} />
               <span className="ellipsis">{u.name}</span>
+              {sharesName(shared, u) && (
+                <span className="user-tag" data-testid="user-tag">
+                  {userTag(u.id)}
+                </span>
+              )}
               {isMe(u) && <span className="you">you</span>}
               <span className="online-dot" aria-label="online" />
             </li>

@@ -1,42 +1,52 @@
-// The chat client: one Socket.IO connection to this page's own origin, the
-// state of the room on screen, and every protocol rule (acks, catch-up after
-// reconnect, retries with the same clientId, typing throttling). React reads
-// its immutable snapshots through `subscribe`/`getState`.
+// The chat client: one Socket.IO connection to this page's own origin, every
+// room the person has opened (they stay in each until they leave it), and
+// every protocol rule (identity, acks, rejoin and catch-up after reconnect,
+// retries with the same clientId, typing throttling, unread counts). React
+// reads its immutable snapshots through `subscribe`/`getState`.
 
 import { io, type Socket } from 'socket.io-client';
 import { fetchInfo } from './api';
-import { describeError } from './errors';
+import { describeError, type ErrorContext } from './errors';
 import { newClientId } from './ids';
 import {
   DEFAULT_MAX_MESSAGE_LEN,
+  DEFAULT_ROOM,
   createdRoomId,
+  roomLabel,
   type Ack,
   type ChatError,
   type ChatErrorEvent,
   type CreateReply,
   type Message,
   type PresenceEvent,
+  type RenameReply,
+  type RoomDeletedEvent,
   type RoomSummary,
   type RoomsReply,
   type SendReply,
   type ServerInfo,
+  type SessionEvent,
   type TypingEvent,
   type User,
+  type UserUpdateEvent,
 } from './protocol';
-import { storage } from './storage';
-import { RequestError, fetchBefore, joinRoom, type Request } from './sync';
+import { storage, userKey } from './storage';
+import { RequestError, fetchBefore, joinRoom, retryRateLimited, type Request } from './sync';
 import {
   EMPTY_TIMELINE,
   addPending,
+  applyUpdate,
   findPending,
   markFailed,
   markSending,
   mergeMessages,
   newestId,
   oldestId,
+  unseenMessages,
   type Timeline,
   type TimelineItem,
 } from './timeline';
+import { NO_UNREAD, countIncoming, mentions, totalUnread, type IncomingInfo, type Unread } from './unread';
 
 export type ConnState = 'connected' | 'reconnecting' | 'disconnected';
 
@@ -62,6 +72,8 @@ export interface RoomView {
   private: boolean;
   /** A private room's display name, once joined. */
   name?: string;
+  /** The `User.id` of the room's creator, who may delete it. */
+  creator?: string;
   status: 'joining' | 'joined' | 'refused';
   error?: ChatError;
   timeline: Timeline;
@@ -69,6 +81,8 @@ export interface RoomView {
   typing: TypingUser[];
   hasOlder: boolean;
   loadingOlder: boolean;
+  /** Messages that arrived while the person was not looking at this room. */
+  unread: Unread;
 }
 
 export interface Notice {
@@ -77,13 +91,21 @@ export interface Notice {
 }
 
 export interface ChatState {
+  /** This person's display name: the server's, once it has said. */
   name: string;
   token: string;
+  /** Who this person is, from `session`; null until the first connect. */
   me: User | null;
   conn: Connection;
+  /** The last `rooms:list`. */
   rooms: RoomSummary[];
   /** Keys of private rooms this browser may enter. */
   keys: Record<string, string>;
+  /** The rooms this page is in or entering, in the order opened; each has a view. */
+  open: readonly string[];
+  /** The views of the open rooms, and of the room on screen when it was refused. */
+  views: Readonly<Record<string, RoomView>>;
+  /** The room on screen, `views[room.id]`. */
   room: RoomView;
   notice: Notice | null;
   /** The latest incoming message from someone else, for the aria-live region. */
@@ -91,8 +113,12 @@ export interface ChatState {
   info: ServerInfo | null;
 }
 
+/** Called for every new message in any room this page is in; see `ChatClient.onIncoming`. */
+export type IncomingListener = (message: Message, info: IncomingInfo) => void;
+
 const ACK_TIMEOUT_MS = 10_000;
-const PING_EVERY_MS = 5_000;
+/** How often the room list (member counts of rooms one is not in) is refreshed while the page is visible. */
+const ROOMS_EVERY_MS = 20_000;
 const TYPING_RESEND_MS = 3_000;
 const TYPING_IDLE_MS = 4_000;
 /**
@@ -113,6 +139,7 @@ function newRoomView(id: string, isPrivate: boolean): RoomView {
     typing: [],
     hasOlder: false,
     loadingOlder: false,
+    unread: NO_UNREAD,
   };
 }
 
@@ -120,30 +147,54 @@ function sameUser(a: User, b: User): boolean {
   return a.id === b.id;
 }
 
+function isMessage(m: unknown): m is Message {
+  return !!m && typeof m === 'object' && typeof (m as Message).id === 'string' && typeof (m as Message).room === 'string';
+}
+
+function isUser(u: unknown): u is User {
+  return !!u && typeof u === 'object' && typeof (u as User).id === 'string' && typeof (u as User).name === 'string';
+}
+
+function pageVisible(): boolean {
+  return document.visibilityState !== 'hidden';
+}
+
 export interface ClientOptions {
   name: string;
   token: string;
+  /** The room to show first; it is opened if this browser was not in it. */
   room: string;
 }
 
 export class ChatClient {
   private state: ChatState;
   private readonly listeners = new Set<() => void>();
+  private readonly incomingListeners = new Set<IncomingListener>();
   private socket: Socket | null = null;
-  private joinSeq = 0;
   private noticeSeq = 0;
-  private ownClientIds = new Set<string>();
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private roomsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Per room, the number of its latest join: an older join's answer is stale. */
+  private readonly joinSeqs = new Map<string, number>();
+  /** Joins run one at a time, so a reconnect with many rooms stays under the request rate. */
+  private joinChain: Promise<void> = Promise.resolve();
+  /** Rooms joined on the current connection: only these take sends. */
+  private readonly synced = new Set<string>();
+  /** Rooms whose deletion this page asked for, to word the notice. */
+  private readonly deleting = new Set<string>();
+  private roomsTimer: ReturnType<typeof setInterval> | undefined;
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private typingPrune: ReturnType<typeof setTimeout> | undefined;
   private typingSentAt = 0;
-  private typingSent = false;
-  /** The clientId of the own message awaiting its ack, if any. */
-  private inFlight: string | null = null;
+  /** The room a `typing: true` was last sent to, until it is ended. */
+  private typingRoom: string | null = null;
+  /** The own message awaiting its ack, if any. */
+  private inFlight: { room: string; clientId: string } | null = null;
 
   constructor(opts: ClientOptions) {
     const keys = storage.keys();
+    const open = storage.rooms();
+    if (!open.includes(opts.room)) open.push(opts.room);
+    const views: Record<string, RoomView> = {};
+    for (const id of open) views[id] = newRoomView(id, id in keys);
     this.state = {
       name: opts.name,
       token: opts.token,
@@ -151,7 +202,9 @@ export class ChatClient {
       conn: { state: 'reconnecting', transport: null, latencyMs: null, everConnected: false, unauthorized: false },
       rooms: [],
       keys,
-      room: newRoomView(opts.room, opts.room in keys),
+      open,
+      views,
+      room: views[opts.room],
       notice: null,
       announcement: { seq: 0, text: '' },
       info: null,
@@ -168,7 +221,11 @@ export class ChatClient {
   getState = (): ChatState => this.state;
 
   private set(patch: Partial<ChatState>): void {
-    this.state = { ...this.state, ...patch };
+    const next = { ...this.state, ...patch };
+    // Keep `room` the view of the room on screen.
+    const onScreen = patch.room ? patch.room.id : next.room.id;
+    next.room = next.views[onScreen] ?? next.room;
+    this.state = next;
     for (const l of this.listeners) l();
   }
 
@@ -176,11 +233,11 @@ export class ChatClient {
     this.set({ conn: { ...this.state.conn, ...patch } });
   }
 
-  /** Updates the room view, unless the person has moved to another room meanwhile. */
-  private setRoom(id: string, f: (v: RoomView) => Partial<RoomView>): void {
-    const v = this.state.room;
-    if (v.id !== id) return;
-    this.set({ room: { ...v, ...f(v) } });
+  /** Updates a room's view, unless the page has left the room meanwhile. */
+  private setView(id: string, f: (v: RoomView) => Partial<RoomView>): void {
+    const v = this.state.views[id];
+    if (!v) return;
+    this.set({ views: { ...this.state.views, [id]: { ...v, ...f(v) } } });
   }
 
   private notify(text: string): void {
@@ -194,11 +251,68 @@ export class ChatClient {
     return this.state.info?.limits?.max_message_len || DEFAULT_MAX_MESSAGE_LEN;
   }
 
-  isMine(item: Pick<TimelineItem, 'user' | 'clientId'>): boolean {
+  /** Whether `user` is this person: the same `User.id`, never the same name. */
+  isMe(user: User): boolean {
     const me = this.state.me;
-    if (me && item.user.id === me.id) return true;
-    if (item.clientId && this.ownClientIds.has(item.clientId)) return true;
-    return item.user.name === this.state.name;
+    return !!me && user.id === me.id;
+  }
+
+  /** Whether a timeline item is this person's: not stored yet (so sent from here), or by their id. */
+  isMine(item: Pick<TimelineItem, 'user' | 'state'>): boolean {
+    return item.state !== 'sent' || this.isMe(item.user);
+  }
+
+  // --- new messages, for notifications --------------------------------------
+
+  /**
+   * Calls `listener` for every message that is new to this page in any room
+   * it is in: live ones, and those fetched when catching up after a reconnect
+   * (not the history shown on first entering a room). Own messages are
+   * included, marked `mine`, also when sent from another tab or device.
+   * `roomIsOpen` says the room is on screen, whether or not the page is
+   * visible. Returns a function that stops the calls.
+   */
+  onIncoming(listener: IncomingListener): () => void {
+    this.incomingListeners.add(listener);
+    return () => this.incomingListeners.delete(listener);
+  }
+
+  /**
+   * Unread messages over every open room, and how many of them mention this
+   * person. It changes only with the state: read it again on each `subscribe`
+   * call.
+   */
+  unreadTotal(): Unread {
+    return totalUnread(this.state.open.map((id) => this.state.views[id]?.unread ?? NO_UNREAD));
+  }
+
+  /** Counts, announces and reports messages that are new to room `id`. */
+  private arrived(id: string, messages: readonly Message[]): void {
+    const view = this.state.views[id];
+    if (!view || messages.length === 0) return;
+    const roomIsOpen = id === this.state.room.id;
+    const visible = pageVisible();
+    const reports: [Message, IncomingInfo][] = [];
+    let unread = view.unread;
+    let heard: Message | undefined;
+    for (const m of messages) {
+      const mine = this.isMe(m.user);
+      const info: IncomingInfo = { mine, mention: !mine && mentions(m.text, this.state.name), roomIsOpen };
+      unread = countIncoming(unread, info, visible);
+      if (!mine && roomIsOpen) heard = m;
+      reports.push([m, info]);
+    }
+    if (unread !== view.unread) this.setView(id, () => ({ unread }));
+    if (heard) {
+      const text = `${heard.user.name}: ${heard.text.slice(0, 300)}`;
+      this.set({ announcement: { seq: this.state.announcement.seq + 1, text } });
+    }
+    for (const [m, info] of reports) for (const l of this.incomingListeners) l(m, info);
+  }
+
+  private markRead(id: string): void {
+    const v = this.state.views[id];
+    if (v && (v.unread.messages || v.unread.mentions)) this.setView(id, () => ({ unread: NO_UNREAD }));
   }
 
   // --- connection -----------------------------------------------------------
@@ -208,7 +322,8 @@ export class ChatClient {
     void this.loadInfo();
     const socket = io({
       // A function, so that every reconnect sends the current name and token.
-      auth: (cb) => cb({ name: this.state.name, token: this.state.token || undefined, v: 1 }),
+      auth: (cb) =>
+        cb({ name: this.state.name, token: this.state.token || undefined, v: 1, userKey: userKey() }),
       transports: ['websocket', 'polling'],
       // Fall back to long-polling where WebSockets are blocked (some proxies).
       tryAllTransports: true,
@@ -220,12 +335,13 @@ export class ChatClient {
     socket.on('connect', () => this.onConnect());
     document.addEventListener('visibilitychange', this.onVisible);
     socket.on('disconnect', (reason) => {
-      this.stopPing();
+      this.stopRoomsTimer();
       this.inFlight = null;
-      this.typingSent = false;
-      // The server names users by connection: the next one gets a new id.
-      this.set({ me: null });
-      this.setRoom(this.state.room.id, () => ({ typing: [] }));
+      this.typingRoom = null;
+      this.synced.clear();
+      const views: Record<string, RoomView> = {};
+      for (const [id, v] of Object.entries(this.state.views)) views[id] = v.typing.length ? { ...v, typing: [] } : v;
+      this.set({ views });
       this.setConn({
         state: reason === 'io client disconnect' ? 'disconnected' : 'reconnecting',
         transport: null,
@@ -240,7 +356,11 @@ export class ChatClient {
     });
     socket.io.on('reconnect_attempt', () => this.setConn({ state: 'reconnecting' }));
 
+    socket.on('session', (e: SessionEvent) => this.onSession(e));
     socket.on('message:new', (m: Message) => this.onMessage(m));
+    socket.on('message:update', (m: Message) => this.onUpdate(m));
+    socket.on('user:update', (e: UserUpdateEvent) => this.onUserUpdate(e));
+    socket.on('room:deleted', (e: RoomDeletedEvent) => this.onRoomDeleted(e));
     socket.on('presence:join', (e: PresenceEvent) => this.onPresence(e, true));
     socket.on('presence:leave', (e: PresenceEvent) => this.onPresence(e, false));
     socket.on('typing', (e: TypingEvent) => this.onTyping(e));
@@ -254,8 +374,7 @@ export class ChatClient {
 
   stop(): void {
     document.removeEventListener('visibilitychange', this.onVisible);
-    this.stopPing();
-    clearTimeout(this.roomsTimer);
+    this.stopRoomsTimer();
     clearTimeout(this.typingTimer);
     clearTimeout(this.typingPrune);
     this.socket?.disconnect();
@@ -270,7 +389,6 @@ export class ChatClient {
   private onConnect(): void {
     const socket = this.socket!;
     const engine = socket.io.engine;
-    const rejoin = this.state.conn.everConnected;
     this.setConn({
       state: 'connected',
       transport: engine.transport.name,
@@ -278,10 +396,31 @@ export class ChatClient {
       unauthorized: false,
     });
     engine.on('upgrade', (t: { name: string }) => this.setConn({ transport: t.name }));
-    void this.join(this.state.room.id, rejoin);
+    // The room on screen first, then the others in the order they were opened.
+    const onScreen = this.state.room.id;
+    for (const id of [onScreen, ...this.state.open.filter((r) => r !== onScreen)]) this.queueJoin(id);
     void this.refreshRooms();
-    this.startPing();
+    this.startRoomsTimer();
     if (!this.state.info) void this.loadInfo();
+  }
+
+  /** Who this connection is, and the rooms the same person is in elsewhere: those are opened too. */
+  private onSession(e: SessionEvent): void {
+    if (!e || typeof e !== 'object' || !isUser(e.user)) return;
+    this.adoptSelf(e.user);
+    const rooms = Array.isArray(e.rooms) ? e.rooms.filter((r): r is string => typeof r === 'string') : [];
+    const views = { ...this.state.views };
+    const added = rooms.filter((id) => !this.state.open.includes(id));
+    if (added.length === 0) return;
+    for (const id of added) views[id] ??= newRoomView(id, id in this.state.keys);
+    this.set({ views, open: [...this.state.open, ...added] });
+    for (const id of added) this.queueJoin(id);
+  }
+
+  /** Takes `user` as this person: their id, and the name the server holds for them. */
+  private adoptSelf(user: User): void {
+    if (user.name !== this.state.name) storage.setName(user.name);
+    this.set({ me: user, name: user.name });
   }
 
   /** Emits `event` and resolves with its ack, a timeout, or a lost connection. */
@@ -304,17 +443,11 @@ export class ChatClient {
       });
     });
 
-  /** Sets the name and token used from now on and reconnects with them. */
-  reconnectAs(patch: { name?: string; token?: string }): void {
-    if (patch.name !== undefined) {
-      storage.setName(patch.name);
-      this.set({ name: patch.name, me: null });
-    }
-    if (patch.token !== undefined) {
-      storage.setToken(patch.token);
-      this.set({ token: patch.token });
-      void this.loadInfo();
-    }
+  /** Sets the access token used from now on and reconnects with it. */
+  reconnectWithToken(token: string): void {
+    storage.setToken(token);
+    this.set({ token });
+    void this.loadInfo();
     const socket = this.socket;
     if (!socket) return;
     if (socket.connected) socket.disconnect();
@@ -322,18 +455,98 @@ export class ChatClient {
     socket.connect();
   }
 
+  // --- identity -------------------------------------------------------------
+
+  /**
+   * Renames this person with `user:rename`: the server tells everyone in
+   * their rooms, and their other tabs. Resolves false (with a notice) when
+   * refused or offline.
+   */
+  async rename(name: string): Promise<boolean> {
+    const ack = await this.request<RenameReply>('user:rename', { name });
+    if (!ack.ok) {
+      this.notify(describeError(ack.error, 'rename'));
+      return false;
+    }
+    if (isUser(ack.user)) this.onUserUpdate({ user: ack.user });
+    return true;
+  }
+
+  /** Someone's new name: shown at once wherever they are listed; stored messages keep the old one. */
+  private onUserUpdate(e: UserUpdateEvent): void {
+    if (!e || typeof e !== 'object' || !isUser(e.user)) return;
+    const user = e.user;
+    if (this.isMe(user)) this.adoptSelf(user);
+    const rename = (u: User) => (sameUser(u, user) ? user : u);
+    const views: Record<string, RoomView> = {};
+    for (const [id, v] of Object.entries(this.state.views)) {
+      const listed = v.members.some((m) => sameUser(m, user)) || v.typing.some((t) => sameUser(t.user, user));
+      views[id] = listed
+        ? { ...v, members: v.members.map(rename), typing: v.typing.map((t) => ({ ...t, user: rename(t.user) })) }
+        : v;
+    }
+    this.set({ views });
+  }
+
   // --- rooms ----------------------------------------------------------------
 
-  /** Makes `id` the room on screen, leaving the previous one. */
-  switchRoom(id: string, key?: string): void {
+  /**
+   * Puts `id` on screen, joining it first if this page is not in it (with
+   * `key` for a private room). The room on screen before stays joined.
+   */
+  open(id: string, key?: string): void {
     if (key) this.rememberKey(id, key);
-    const old = this.state.room;
-    if (old.id === id && old.status !== 'refused') return;
-    this.stopTyping();
-    if (old.status === 'joined' && old.id !== id) void this.request('room:leave', { room: old.id });
-    this.inFlight = null;
-    this.set({ room: newRoomView(id, id in this.state.keys) });
-    if (this.socket?.connected) void this.join(id, false);
+    const before = this.state.room;
+    if (before.id !== id) this.stopTyping();
+    const view = this.state.views[id];
+    if (view && view.status !== 'refused') {
+      this.set({ room: view });
+      this.markRead(id);
+    } else {
+      const fresh = newRoomView(id, id in this.state.keys);
+      const open = this.state.open.includes(id) ? this.state.open : [...this.state.open, id];
+      this.set({ views: { ...this.state.views, [id]: fresh }, room: fresh, open });
+      if (this.socket?.connected) this.queueJoin(id);
+    }
+    // A room that refused entry is not kept once the person looks elsewhere.
+    if (before.id !== id && !this.state.open.includes(before.id)) this.forget(before.id);
+  }
+
+  /** Leaves room `id` for good (until opened again); another open room, or the lobby, takes the screen. */
+  leave(id: string): void {
+    if (!this.state.views[id]) return;
+    if (this.synced.has(id)) void this.request('room:leave', { room: id });
+    this.forget(id);
+  }
+
+  /** Whether the person may leave `id`: not the only room they are in. */
+  canLeave(id: string): boolean {
+    return this.state.open.includes(id) && this.state.open.length > 1;
+  }
+
+  /** Drops room `id` from this page and from what a reload rejoins, and moves the screen off it. */
+  private forget(id: string): void {
+    if (this.typingRoom === id) this.stopTyping();
+    this.synced.delete(id);
+    this.joinSeqs.delete(id);
+    storage.setRoom(id, false);
+    const views = { ...this.state.views };
+    delete views[id];
+    const open = this.state.open.filter((r) => r !== id);
+    if (this.state.room.id !== id) {
+      this.set({ views, open });
+      return;
+    }
+    const next = open.length ? open[Math.max(0, this.state.open.indexOf(id) - 1)] : DEFAULT_ROOM;
+    if (views[next]) {
+      this.set({ views, open, room: views[next] });
+      this.markRead(next);
+      return;
+    }
+    // Nothing else is open: the lobby, joined like any room.
+    views[next] = newRoomView(next, next in this.state.keys);
+    this.set({ views, open: [...open, next], room: views[next] });
+    if (this.socket?.connected) this.queueJoin(next);
   }
 
   private rememberKey(room: string, key: string): void {
@@ -341,41 +554,81 @@ export class ChatClient {
     this.set({ keys: { ...this.state.keys, [room]: key } });
   }
 
-  private async join(id: string, rejoin: boolean): Promise<void> {
-    const seq = ++this.joinSeq;
-    const view = this.state.room;
-    if (view.id !== id) return;
-    const lastSeen = rejoin ? newestId(view.timeline) : undefined;
-    if (!rejoin || view.status === 'refused') this.setRoom(id, () => ({ status: 'joining', error: undefined }));
+  private forgetKey(room: string): void {
+    if (!(room in this.state.keys)) return;
+    storage.setKey(room, null);
+    const keys = { ...this.state.keys };
+    delete keys[room];
+    this.set({ keys });
+  }
+
+  private queueJoin(id: string): void {
+    const seq = (this.joinSeqs.get(id) ?? 0) + 1;
+    this.joinSeqs.set(id, seq);
+    this.joinChain = this.joinChain.then(() => this.join(id, seq));
+  }
+
+  /**
+   * Joins room `id` (again, after a reconnect: then everything after the
+   * newest message held is fetched too, and counted as new).
+   */
+  private async join(id: string, seq: number): Promise<void> {
+    const view = this.state.views[id];
+    if (!view || this.joinSeqs.get(id) !== seq || this.synced.has(id)) return;
+    const lastSeen = newestId(view.timeline);
+    if (view.status === 'refused') this.setView(id, () => ({ status: 'joining', error: undefined }));
     try {
-      const joined = await joinRoom(this.request, id, this.state.keys[id], lastSeen);
-      if (seq !== this.joinSeq) return;
+      const joined = await retryRateLimited(() => joinRoom(this.request, id, this.state.keys[id], lastSeen));
+      const now = this.state.views[id];
+      if (!now || this.joinSeqs.get(id) !== seq) return;
       const { reply } = joined;
-      this.setRoom(id, (v) => ({
+      const fresh = lastSeen === undefined ? [] : unseenMessages(now.timeline, joined.messages);
+      this.synced.add(id);
+      storage.setRoom(id, true);
+      this.setView(id, (v) => ({
         status: 'joined',
         private: !!reply.room?.private,
         name: typeof reply.room?.name === 'string' ? reply.room.name : undefined,
+        creator: typeof reply.room?.creator === 'string' ? reply.room.creator : undefined,
         error: undefined,
         members: Array.isArray(reply.members) ? dedupeUsers(reply.members) : [],
         timeline: mergeMessages(v.timeline, joined.messages),
-        hasOlder: v.timeline.confirmed.length > 0 && rejoin ? v.hasOlder : joined.hasOlder,
+        hasOlder: lastSeen !== undefined ? v.hasOlder : joined.hasOlder,
       }));
-      this.scheduleRooms(0);
+      this.arrived(id, fresh);
       void this.pump();
     } catch (e) {
-      if (seq !== this.joinSeq) return;
+      if (this.joinSeqs.get(id) !== seq || !this.state.views[id]) return;
       const error = e instanceof RequestError ? e.error : { code: 'unavailable', message: String(e) };
       if (error.code === 'disconnected') return; // joined again on reconnect
-      // A private room answers a missing or wrong key as if it did not exist.
-      if ((error.code === 'forbidden' || error.code === 'not_found') && this.state.keys[id]) {
-        // A key that no longer works is of no use; forget it.
-        storage.setKey(id, null);
-        const keys = { ...this.state.keys };
-        delete keys[id];
-        this.set({ keys });
+      this.refused(id, error);
+    }
+  }
+
+  /**
+   * A join was refused. The room on screen says why; a room in the background
+   * is dropped with a notice when it will not let the person in, and kept
+   * (to try again on reconnect or when opened) on any other failure.
+   */
+  private refused(id: string, error: ChatError): void {
+    // A private room answers a missing or wrong key as if it did not exist.
+    const locked = error.code === 'forbidden' || error.code === 'not_found';
+    // A key that no longer works is of no use; forget it.
+    if (locked) this.forgetKey(id);
+    if (id === this.state.room.id) {
+      if (locked) {
+        // On screen until the person looks elsewhere, but no longer one of their rooms.
+        storage.setRoom(id, false);
+        this.set({ open: this.state.open.filter((r) => r !== id) });
       }
-      this.setRoom(id, () => ({ status: 'refused', error }));
+      this.setView(id, () => ({ status: 'refused', error }));
       this.notify(describeError(error, 'join'));
+    } else if (locked) {
+      const label = roomLabel(this.state.views[id]);
+      this.forget(id);
+      this.notify(`You’re no longer in ${label}: ${describeError(error, 'join')}`);
+    } else {
+      this.setView(id, () => ({ status: 'refused', error }));
     }
   }
 
@@ -392,14 +645,45 @@ export class ChatClient {
     if (!ack.ok) return { ok: false, message: describeError(ack.error, 'create') };
     const room = createdRoomId(ack);
     const key = typeof ack.key === 'string' && ack.key ? ack.key : undefined;
-    this.switchRoom(room, key);
-    this.scheduleRooms(0);
+    this.open(room, key);
     return { ok: true, room, key };
   }
 
-  private scheduleRooms(delay = 300): void {
-    clearTimeout(this.roomsTimer);
-    this.roomsTimer = setTimeout(() => void this.refreshRooms(), delay);
+  /** Whether this person created room `id`, and so may delete it. */
+  canDelete(id: string): boolean {
+    const me = this.state.me;
+    if (!me || id === DEFAULT_ROOM) return false;
+    const creator = this.state.views[id]?.creator ?? this.state.rooms.find((r) => r.id === id)?.creator;
+    return creator === me.id;
+  }
+
+  /** Deletes room `id` and its history for everyone (`room:delete`). Resolves false (with a notice) when refused. */
+  async deleteRoom(id: string): Promise<boolean> {
+    this.deleting.add(id);
+    const ack = await this.request('room:delete', { room: id });
+    if (!ack.ok) {
+      this.deleting.delete(id);
+      this.notify(describeError(ack.error, 'delete-room'));
+      return false;
+    }
+    this.onRoomDeleted({ room: id });
+    return true;
+  }
+
+  private onRoomDeleted(e: RoomDeletedEvent): void {
+    if (!e || typeof e !== 'object' || typeof e.room !== 'string') return;
+    const id = e.room;
+    this.set({ rooms: this.state.rooms.filter((r) => r.id !== id) });
+    const view = this.state.views[id];
+    if (!view) return;
+    const label = roomLabel(view);
+    const wasOnScreen = this.state.room.id === id;
+    this.forgetKey(id);
+    this.forget(id);
+    const byMe = this.deleting.delete(id);
+    if (byMe) this.notify(`You deleted ${label}.`);
+    else if (wasOnScreen) this.notify(`${label} was deleted by the person who created it.`);
+    else this.notify(`${label} was deleted by the person who created it; you’re no longer in it.`);
   }
 
   /**
@@ -421,49 +705,53 @@ export class ChatClient {
   }
 
   private onVisible = (): void => {
-    if (document.visibilityState === 'visible' && this.socket?.connected) void this.refreshRooms(4_000);
+    if (!pageVisible()) return;
+    this.markRead(this.state.room.id);
+    if (this.socket?.connected) void this.refreshRooms(4_000);
   };
 
-  private startPing(): void {
-    this.stopPing();
-    this.pingTimer = setInterval(() => void this.refreshRooms(), PING_EVERY_MS);
+  private startRoomsTimer(): void {
+    this.stopRoomsTimer();
+    this.roomsTimer = setInterval(() => {
+      if (pageVisible()) void this.refreshRooms();
+    }, ROOMS_EVERY_MS);
   }
 
-  private stopPing(): void {
-    clearInterval(this.pingTimer);
-    this.pingTimer = undefined;
+  private stopRoomsTimer(): void {
+    clearInterval(this.roomsTimer);
+    this.roomsTimer = undefined;
   }
 
   // --- messages ---------------------------------------------------------------
 
   private onMessage(m: Message): void {
-    if (!m || typeof m !== 'object' || typeof m.id !== 'string') return;
-    const view = this.state.room;
-    if (m.room !== view.id) return;
-    const before = view.timeline;
-    const timeline = mergeMessages(before, [m]);
-    if (timeline === before) return;
-    const mine = this.isMine(m);
-    if (mine && m.clientId && this.ownClientIds.has(m.clientId)) this.set({ me: m.user });
+    if (!isMessage(m)) return;
+    const view = this.state.views[m.room];
+    if (!view) return;
+    const fresh = unseenMessages(view.timeline, [m]);
+    const timeline = mergeMessages(view.timeline, [m]);
+    if (timeline === view.timeline) return;
     // Someone who sends has stopped typing.
     const typing = view.typing.filter((t) => t.user.id !== m.user.id);
-    this.setRoom(view.id, () => ({ timeline, typing }));
-    if (!mine) {
-      const text = `${m.user.name}: ${m.text.slice(0, 300)}`;
-      this.set({ announcement: { seq: this.state.announcement.seq + 1, text } });
-    }
+    this.setView(m.room, () => ({ timeline, typing }));
+    this.arrived(m.room, fresh);
   }
 
-  /** Shows `text` as an own message at once and sends it. */
+  /** An edit or deletion: applied when newer than the copy held (see `isNewer`). */
+  private onUpdate(m: Message): void {
+    if (!isMessage(m)) return;
+    this.setView(m.room, (v) => ({ timeline: applyUpdate(v.timeline, m) }));
+  }
+
+  /** Shows `text` as an own message in the room on screen at once and sends it. */
   send(text: string): void {
     if (!text.trim()) return;
     const view = this.state.room;
     if (view.status !== 'joined') return;
     const clientId = newClientId();
-    this.ownClientIds.add(clientId);
     this.stopTyping();
     const user = this.state.me ?? { id: '', name: this.state.name };
-    this.setRoom(view.id, (v) => ({
+    this.setView(view.id, (v) => ({
       timeline: addPending(v.timeline, { clientId, room: view.id, user, text, ts: Date.now() }),
     }));
     void this.pump();
@@ -473,45 +761,74 @@ export class ChatClient {
   retry(clientId: string): void {
     const view = this.state.room;
     if (!findPending(view.timeline, clientId)) return;
-    this.setRoom(view.id, (v) => ({ timeline: markSending(v.timeline, clientId) }));
+    this.setView(view.id, (v) => ({ timeline: markSending(v.timeline, clientId) }));
     void this.pump();
   }
 
   /** Drops a failed message that the person no longer wants to send. */
   discard(clientId: string): void {
-    this.setRoom(this.state.room.id, (v) => ({
+    this.setView(this.state.room.id, (v) => ({
       timeline: { confirmed: v.timeline.confirmed, pending: v.timeline.pending.filter((p) => p.clientId !== clientId) },
     }));
   }
 
+  /** The first own message waiting to go out, in a room joined on this connection. */
+  private nextToSend(): { room: string; clientId: string; text: string } | null {
+    for (const room of this.state.open) {
+      if (!this.synced.has(room)) continue;
+      const item = this.state.views[room]?.timeline.pending.find((p) => p.state === 'sending');
+      if (item?.clientId) return { room, clientId: item.clientId, text: item.text };
+    }
+    return null;
+  }
+
   /**
-   * Sends own messages one at a time, oldest first: the server may handle
-   * concurrent sends in any order, and a person's messages must keep theirs.
-   * Offline, or before the room is joined, they wait as "sending" and go out
-   * after the (re)join.
+   * Sends own messages one at a time, oldest first per room: the server may
+   * handle concurrent sends in any order, and a person's messages must keep
+   * theirs. Offline, or before the room is (re)joined, they wait as "sending"
+   * and go out after the (re)join.
    */
   private async pump(): Promise<void> {
     if (this.inFlight || !this.socket?.connected) return;
-    const view = this.state.room;
-    if (view.status !== 'joined') return;
-    const item = view.timeline.pending.find((p) => p.state === 'sending');
-    if (!item?.clientId) return;
-    const { clientId } = item;
-    this.inFlight = clientId;
-    const ack = await this.request<SendReply>('message:send', { room: view.id, text: item.text, clientId });
-    if (this.inFlight !== clientId) return; // the room changed meanwhile
+    const next = this.nextToSend();
+    if (!next) return;
+    const { room, clientId } = next;
+    this.inFlight = { room, clientId };
+    const ack = await this.request<SendReply>('message:send', { room, text: next.text, clientId });
+    if (this.inFlight?.clientId !== clientId) return; // the connection dropped meanwhile
     this.inFlight = null;
     if (ack.ok) {
-      if (ack.message && typeof ack.message.id === 'string') {
-        this.set({ me: ack.message.user });
-        this.setRoom(view.id, (v) => ({ timeline: mergeMessages(v.timeline, [ack.message]) }));
-      }
+      if (isMessage(ack.message)) this.setView(room, (v) => ({ timeline: mergeMessages(v.timeline, [ack.message]) }));
     } else if (ack.error.code === 'disconnected') {
       return; // resent with the same clientId after the rejoin
     } else {
-      this.setRoom(view.id, (v) => ({ timeline: markFailed(v.timeline, clientId, ack.error) }));
+      this.setView(room, (v) => ({ timeline: markFailed(v.timeline, clientId, ack.error) }));
     }
     void this.pump();
+  }
+
+  /** Replaces the text of own message `id` in `room`. Resolves false (with a notice) when refused. */
+  editMessage(room: string, id: string, text: string): Promise<boolean> {
+    return this.changeMessage('message:edit', { room, id, text }, 'edit');
+  }
+
+  /** Deletes own message `id` in `room`. Resolves false (with a notice) when refused. */
+  deleteMessage(room: string, id: string): Promise<boolean> {
+    return this.changeMessage('message:delete', { room, id }, 'delete');
+  }
+
+  private async changeMessage(
+    event: string,
+    payload: { room: string; id: string; text?: string },
+    context: ErrorContext,
+  ): Promise<boolean> {
+    const ack = await this.request<SendReply>(event, payload);
+    if (!ack.ok) {
+      this.notify(describeError(ack.error, context));
+      return false;
+    }
+    if (isMessage(ack.message)) this.onUpdate(ack.message);
+    return true;
   }
 
   /** Loads the page of history before the oldest message shown. */
@@ -520,27 +837,25 @@ export class ChatClient {
     if (!view.hasOlder || view.loadingOlder || view.status !== 'joined') return;
     const before = oldestId(view.timeline);
     if (!before) {
-      this.setRoom(view.id, () => ({ hasOlder: false }));
+      this.setView(view.id, () => ({ hasOlder: false }));
       return;
     }
-    this.setRoom(view.id, () => ({ loadingOlder: true }));
+    this.setView(view.id, () => ({ loadingOlder: true }));
     try {
       const { messages, more } = await fetchBefore(this.request, view.id, before);
-      this.setRoom(view.id, (v) => ({ timeline: mergeMessages(v.timeline, messages), hasOlder: more }));
+      this.setView(view.id, (v) => ({ timeline: mergeMessages(v.timeline, messages), hasOlder: more }));
     } catch (e) {
       if (e instanceof RequestError && e.error.code !== 'disconnected') this.notify(describeError(e.error, 'history'));
     } finally {
-      this.setRoom(view.id, () => ({ loadingOlder: false }));
+      this.setView(view.id, () => ({ loadingOlder: false }));
     }
   }
 
   // --- presence and typing ----------------------------------------------------------
 
   private onPresence(e: PresenceEvent, joined: boolean): void {
-    if (!e || typeof e !== 'object' || !e.user) return;
-    this.scheduleRooms();
-    if (e.room !== this.state.room.id) return;
-    this.setRoom(e.room, (v) => ({
+    if (!e || typeof e !== 'object' || !isUser(e.user) || typeof e.room !== 'string') return;
+    this.setView(e.room, (v) => ({
       members: joined
         ? v.members.some((m) => sameUser(m, e.user))
           ? v.members
@@ -551,10 +866,10 @@ export class ChatClient {
   }
 
   private onTyping(e: TypingEvent): void {
-    if (!e || typeof e !== 'object' || !e.user || e.room !== this.state.room.id) return;
-    if (this.state.me && sameUser(e.user, this.state.me)) return;
+    if (!e || typeof e !== 'object' || !isUser(e.user) || typeof e.room !== 'string') return;
+    if (this.isMe(e.user)) return;
     const now = Date.now();
-    this.setRoom(e.room, (v) => {
+    this.setView(e.room, (v) => {
       const others = v.typing.filter((t) => !sameUser(t.user, e.user) && t.until > now);
       return { typing: e.typing ? [...others, { user: e.user, until: now + TYPING_SHOW_MS }] : others };
     });
@@ -563,39 +878,44 @@ export class ChatClient {
 
   private scheduleTypingPrune(): void {
     clearTimeout(this.typingPrune);
-    const typing = this.state.room.typing;
-    if (typing.length === 0) return;
-    const next = Math.min(...typing.map((t) => t.until));
+    const untils = Object.values(this.state.views).flatMap((v) => v.typing.map((t) => t.until));
+    if (untils.length === 0) return;
+    const next = Math.min(...untils);
     this.typingPrune = setTimeout(() => {
       const now = Date.now();
-      this.setRoom(this.state.room.id, (v) => ({ typing: v.typing.filter((t) => t.until > now) }));
+      for (const [id, v] of Object.entries(this.state.views)) {
+        if (v.typing.some((t) => t.until <= now)) this.setView(id, (w) => ({ typing: w.typing.filter((t) => t.until > now) }));
+      }
       this.scheduleTypingPrune();
     }, Math.max(50, next - Date.now()));
   }
 
-  /** Called on every keystroke in the composer; tells the room, throttled. */
+  /** Called on every keystroke in the composer; tells the room on screen, throttled. */
   noteTyping(): void {
-    const view = this.state.room;
-    if (view.status !== 'joined' || !this.socket?.connected) return;
+    const room = this.state.room.id;
+    if (!this.synced.has(room) || !this.socket?.connected) return;
+    if (this.typingRoom !== room) this.stopTyping();
     const now = Date.now();
-    if (!this.typingSent || now - this.typingSentAt > TYPING_RESEND_MS) {
-      this.socket.emit('typing', { room: view.id, typing: true });
-      this.typingSent = true;
+    if (this.typingRoom === null || now - this.typingSentAt > TYPING_RESEND_MS) {
+      this.socket.emit('typing', { room, typing: true });
+      this.typingRoom = room;
       this.typingSentAt = now;
     }
     clearTimeout(this.typingTimer);
     this.typingTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
   }
 
+  /** Ends this person's typing state, if one was announced. */
   stopTyping(): void {
     clearTimeout(this.typingTimer);
-    if (!this.typingSent) return;
-    this.typingSent = false;
-    if (this.socket?.connected) this.socket.emit('typing', { room: this.state.room.id, typing: false });
+    const room = this.typingRoom;
+    if (room === null) return;
+    this.typingRoom = null;
+    if (this.socket?.connected && this.synced.has(room)) this.socket.emit('typing', { room, typing: false });
   }
 }
 
 function dedupeUsers(users: User[]): User[] {
   const seen = new Set<string>();
-  return users.filter((u) => u && typeof u.id === 'string' && !seen.has(u.id) && (seen.add(u.id), true));
+  return users.filter((u) => isUser(u) && !seen.has(u.id) && (seen.add(u.id), true));
 }

@@ -2,7 +2,17 @@
 
 import type { ChatError } from './protocol';
 
-export type ErrorContext = 'send' | 'join' | 'create' | 'history' | 'connect' | 'other';
+export type ErrorContext =
+  | 'send'
+  | 'join'
+  | 'create'
+  | 'history'
+  | 'connect'
+  | 'rename'
+  | 'edit'
+  | 'delete'
+  | 'delete-room'
+  | 'other';
 
 /** A sentence or two for `error`, saying what happened and what to do. */
 export function describeError(error: ChatError, context: ErrorContext = 'other', maxLen?: number): string {
@@ -17,6 +27,8 @@ export function describeError(error: ChatError, context: ErrorContext = 'other',
       if (context === 'join')
         return 'This room is private and the invite key is missing or wrong. Ask for a fresh invite link.';
       if (context === 'send') return 'You can’t post in this room. Rejoin it with a valid invite link.';
+      if (context === 'edit' || context === 'delete') return 'You can only change your own messages.';
+      if (context === 'delete-room') return 'Only the person who created this room can delete it.';
       return 'You don’t have access to that room.';
     case 'unauthorized':
       return 'This chat needs an access token. Open the invite link you were given again, or enter the token.';
@@ -25,10 +37,14 @@ export function describeError(error: ChatError, context: ErrorContext = 'other',
     case 'not_found':
       if (context === 'join')
         return 'That room doesn’t exist, or it’s private and the invite key is missing or wrong. Ask for a fresh invite link.';
+      if (context === 'edit' || context === 'delete') return 'That message doesn’t exist any more.';
       return 'That room doesn’t exist (any more).';
     case 'bad_request':
       if (context === 'create') return 'That room name isn’t allowed. Use letters, digits, dots, dashes or underscores.';
-      if (context === 'send') return 'The server refused this message. Check that it isn’t empty and try again.';
+      if (context === 'send' || context === 'edit')
+        return 'The server refused this message. Check that it isn’t empty and try again.';
+      if (context === 'rename')
+        return 'That name isn’t allowed. Use 1 to 32 visible characters, without invisible or control characters.';
       return `The server refused the request${error.message ? `: ${error.message}` : '.'}`;
     case 'timeout':
       return 'The server didn’t answer in time. Check your connection and try again.';

@@ -43,12 +43,17 @@ export function initials(name: string): string {
     .toUpperCase();
 }
 
-/** A hue (0..360) that stays the same for the same person. */
-export function hueFor(seed: string): number {
+/** FNV-1a over the UTF-16 code units of `seed`: an unsigned 32-bit number, the same on every page. */
+export function hash32(seed: string): number {
   let h = 2166136261;
   for (let i = 0; i < seed.length; i++) {
     h ^= seed.charCodeAt(i);
     h = Math.imul(h, 16777619);
   }
-  return (h >>> 0) % 360;
+  return h >>> 0;
+}
+
+/** A hue (0..360) that stays the same for the same seed. */
+export function hueFor(seed: string): number {
+  return hash32(seed) % 360;
 }

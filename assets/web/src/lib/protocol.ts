@@ -15,6 +15,10 @@ export interface Message {
   /** Milliseconds since the epoch. */
   ts: number;
   clientId?: string;
+  /** When the text was last edited, ms since the epoch; increases with every edit. */
+  edited?: number;
+  /** Deleted by its author; `text` is then `""`. */
+  deleted?: true;
 }
 
 export interface RoomInfo {
@@ -22,6 +26,8 @@ export interface RoomInfo {
   private: boolean;
   /** A private room's display name; its id is random. */
   name?: string;
+  /** The `User.id` of whoever created it with `room:create` (with a userKey): only they may delete it. */
+  creator?: string;
 }
 
 export interface RoomSummary extends RoomInfo {
@@ -60,6 +66,7 @@ export interface CreateReply {
   key?: string;
 }
 
+/** The reply to `message:send`, `message:edit` and `message:delete`. */
 export interface SendReply {
   message: Message;
 }
@@ -70,6 +77,26 @@ export interface HistoryReply {
 
 export interface RoomsReply {
   rooms: RoomSummary[];
+}
+
+/** `session`: who this connection is, and the rooms the same person is in on other connections. */
+export interface SessionEvent {
+  user: User;
+  rooms: string[];
+}
+
+/** `user:update`, after someone renames themselves. */
+export interface UserUpdateEvent {
+  user: User;
+}
+
+/** `room:deleted`: the room is gone, and this client is no longer in it. */
+export interface RoomDeletedEvent {
+  room: string;
+}
+
+export interface RenameReply {
+  user: User;
 }
 
 export interface PresenceEvent {

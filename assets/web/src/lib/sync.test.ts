@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HISTORY_MAX, type Ack, type Message } from './protocol';
-import { RequestError, fetchAfter, fetchBefore, joinRoom, type Request } from './sync';
+import { RequestError, fetchAfter, fetchBefore, joinRoom, retryRateLimited, type Request } from './sync';
 import { EMPTY_TIMELINE, mergeMessages, newestId, timelineItems } from './timeline';
 
 /**
@@ -148,5 +148,44 @@ describe('joinRoom', () => {
     await expect(joinRoom(s.request, 'secret', 'wrong')).rejects.toMatchObject({ error: { code: 'forbidden' } });
     await expect(joinRoom(s.request, 'secret', 'k')).resolves.toMatchObject({ reply: { room: { id: 'secret' } } });
     expect(s.calls.map((c) => c.payload.key)).toEqual(['wrong', 'k']);
+  });
+});
+
+describe('retryRateLimited', () => {
+  const limited = () => new RequestError({ code: 'rate_limited', message: 'slow down' });
+
+  it('tries again after each pause while the server says rate_limited', async () => {
+    const waited: number[] = [];
+    let calls = 0;
+    const got = await retryRateLimited(
+      async () => {
+        if (++calls < 3) throw limited();
+        return 'joined';
+      },
+      [10, 20, 30],
+      async (ms) => void waited.push(ms),
+    );
+    expect(got).toBe('joined');
+    expect(waited).toEqual([10, 20]);
+  });
+
+  it('gives up after the last pause', async () => {
+    let calls = 0;
+    const task = async () => {
+      calls++;
+      throw limited();
+    };
+    await expect(retryRateLimited(task, [1, 1], async () => {})).rejects.toMatchObject({ error: { code: 'rate_limited' } });
+    expect(calls).toBe(3);
+  });
+
+  it('does not retry other failures', async () => {
+    let calls = 0;
+    const task = async () => {
+      calls++;
+      throw new RequestError({ code: 'not_found', message: 'no such room' });
+    };
+    await expect(retryRateLimited(task, [1, 1], async () => {})).rejects.toMatchObject({ error: { code: 'not_found' } });
+    expect(calls).toBe(1);
   });
 });

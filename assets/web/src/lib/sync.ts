@@ -89,3 +89,30 @@ export async function joinRoom(
   if (lastSeen !== undefined) messages.push(...(await fetchAfter(request, room, lastSeen)));
   return { reply, messages, hasOlder: history.length >= HISTORY_PAGE };
 }
+
+/** Waits `ms` milliseconds. */
+export type Wait = (ms: number) => Promise<void>;
+
+const realWait: Wait = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs `task`, and runs it again after a pause while it fails with
+ * `rate_limited` (the server allows about 10 requests a second, so rejoining
+ * many rooms at once can hit it), at most `pauses.length` times. Any other
+ * failure, and the last `rate_limited`, is thrown.
+ */
+export async function retryRateLimited<T>(
+  task: () => Promise<T>,
+  pauses: readonly number[] = [1_000, 2_000, 3_000, 5_000],
+  wait: Wait = realWait,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await task();
+    } catch (e) {
+      const limited = e instanceof RequestError && e.error.code === 'rate_limited';
+      if (!limited || attempt >= pauses.length) throw e;
+      await wait(pauses[attempt]);
+    }
+  }
+}

@@ -3,12 +3,15 @@ import type { Message } from './protocol';
 import {
   EMPTY_TIMELINE,
   addPending,
+  applyUpdate,
+  isNewer,
   markFailed,
   markSending,
   mergeMessages,
   newestId,
   oldestId,
   timelineItems,
+  unseenMessages,
 } from './timeline';
 
 const alice = { id: 'u1', name: 'alice' };
@@ -103,5 +106,74 @@ describe('own messages', () => {
     for (const c of ['a', 'b', 'c']) t = addPending(t, { clientId: c, room: 'lobby', user: alice, text: c, ts: 1 });
     t = mergeMessages(t, [msg(1, { clientId: 'b', user: alice })]);
     expect(timelineItems(t).map((i) => i.clientId)).toEqual(['b', 'a', 'c']);
+  });
+});
+
+describe('isNewer', () => {
+  it('takes an edit only when its time is later than the one held', () => {
+    expect(isNewer({ edited: 5 }, {})).toBe(true);
+    expect(isNewer({ edited: 6 }, { edited: 5 })).toBe(true);
+    expect(isNewer({ edited: 5 }, { edited: 5 })).toBe(false);
+    expect(isNewer({ edited: 4 }, { edited: 5 })).toBe(false);
+    expect(isNewer({}, {})).toBe(false);
+  });
+
+  it('always takes a deletion, and nothing after one', () => {
+    expect(isNewer({ deleted: true }, { edited: 9 })).toBe(true);
+    expect(isNewer({ deleted: true, edited: 1 }, { edited: 9 })).toBe(true);
+    expect(isNewer({ edited: 10 }, { deleted: true })).toBe(false);
+    expect(isNewer({ deleted: true }, { deleted: true })).toBe(false);
+  });
+});
+
+describe('applyUpdate', () => {
+  const base = mergeMessages(EMPTY_TIMELINE, [msg(1), msg(2)]);
+  const texts = (t: ReturnType<typeof mergeMessages>) => timelineItems(t).map((i) => i.text);
+
+  it('replaces the text of an edited message and keeps its key and place', () => {
+    const t = applyUpdate(base, msg(1, { text: 'fixed', edited: 100 }));
+    expect(texts(t)).toEqual(['fixed', 'm2']);
+    expect(t.confirmed[0]).toMatchObject({ key: base.confirmed[0].key, edited: 100 });
+  });
+
+  it('ignores an edit that arrives after a later one', () => {
+    let t = applyUpdate(base, msg(1, { text: 'second', edited: 200 }));
+    t = applyUpdate(t, msg(1, { text: 'first', edited: 100 }));
+    expect(texts(t)).toEqual(['second', 'm2']);
+  });
+
+  it('shows a deletion with empty text, and no later edit revives it', () => {
+    let t = applyUpdate(base, msg(2, { text: '', deleted: true }));
+    expect(t.confirmed[1]).toMatchObject({ deleted: true, text: '' });
+    t = applyUpdate(t, msg(2, { text: 'back?', edited: 999 }));
+    expect(t.confirmed[1]).toMatchObject({ deleted: true, text: '' });
+  });
+
+  it('leaves the timeline as it is for a message it does not hold', () => {
+    expect(applyUpdate(base, msg(7, { edited: 5 }))).toBe(base);
+  });
+});
+
+describe('mergeMessages with current state', () => {
+  it('updates a held message when history brings a newer state of it', () => {
+    let t = mergeMessages(EMPTY_TIMELINE, [msg(1), msg(2)]);
+    t = mergeMessages(t, [msg(1, { text: 'edited while away', edited: 50 }), msg(3)]);
+    expect(timelineItems(t).map((i) => i.text)).toEqual(['edited while away', 'm2', 'm3']);
+  });
+
+  it('keeps a held newer state when history brings an older one', () => {
+    let t = mergeMessages(EMPTY_TIMELINE, [msg(1, { text: 'v2', edited: 20 })]);
+    const same = mergeMessages(t, [msg(1, { text: 'v1', edited: 10 })]);
+    expect(same).toBe(t);
+    t = mergeMessages(t, [msg(1, { text: '', deleted: true })]);
+    expect(t.confirmed[0].deleted).toBe(true);
+  });
+});
+
+describe('unseenMessages', () => {
+  it('picks the messages whose ids the timeline does not hold', () => {
+    const t = mergeMessages(EMPTY_TIMELINE, [msg(1), msg(2)]);
+    expect(unseenMessages(t, [msg(2), msg(3)]).map((m) => m.id)).toEqual(['00000003']);
+    expect(unseenMessages(t, [])).toEqual([]);
   });
 });

@@ -20,6 +20,10 @@ export interface TimelineItem {
   state: DeliveryState;
   /** Why the last attempt to send failed. */
   error?: ChatError;
+  /** When the text was last edited (ms since the epoch); absent if never. */
+  edited?: number;
+  /** Deleted by its author: `text` is empty. */
+  deleted?: boolean;
 }
 
 export interface Timeline {
@@ -52,30 +56,69 @@ export function oldestId(t: Timeline): string | undefined {
 }
 
 function fromMessage(m: Message, key: string): TimelineItem {
-  return {
+  const item: TimelineItem = {
     key,
     id: m.id,
     clientId: m.clientId,
     room: m.room,
     user: m.user,
-    text: m.text,
+    text: m.deleted ? '' : m.text,
     ts: m.ts,
     state: 'sent',
   };
+  if (typeof m.edited === 'number') item.edited = m.edited;
+  if (m.deleted === true) item.deleted = true;
+  return item;
+}
+
+/**
+ * Whether `update` is a newer state of the message than `held`: a deletion
+ * always is (unless `held` is deleted already); an edit is when its `edited`
+ * time is later than the one held. Anything else is an old or repeated copy.
+ */
+export function isNewer(update: Pick<Message, 'edited' | 'deleted'>, held: Pick<TimelineItem, 'edited' | 'deleted'>): boolean {
+  if (held.deleted) return false;
+  if (update.deleted === true) return true;
+  return typeof update.edited === 'number' && update.edited > (held.edited ?? 0);
+}
+
+/**
+ * Applies a `message:update` (or any copy of a stored message in its current
+ * state) to the message with its id, if the update is newer. A message not
+ * in the timeline is left out: history brings it in its current state.
+ */
+export function applyUpdate(t: Timeline, m: Message): Timeline {
+  if (!m || typeof m.id !== 'string') return t;
+  const i = t.confirmed.findIndex((item) => item.id === m.id);
+  if (i < 0 || !isNewer(m, t.confirmed[i])) return t;
+  const confirmed = [...t.confirmed];
+  confirmed[i] = fromMessage(m, confirmed[i].key);
+  return { confirmed, pending: t.pending };
+}
+
+/** The messages among `messages` whose ids `t` does not hold yet. */
+export function unseenMessages(t: Timeline, messages: readonly Message[]): Message[] {
+  if (messages.length === 0) return [];
+  const known = new Set<string>();
+  for (const item of t.confirmed) known.add(item.id!);
+  return messages.filter((m) => m && typeof m.id === 'string' && !known.has(m.id));
 }
 
 /**
  * Adds stored messages (a live `message:new`, an ack, a page of history, a
  * catch-up page; any order, overlaps allowed). A message whose id is already
- * there is dropped; one that confirms an own pending message replaces it and
- * keeps its key.
+ * there updates it if it is a newer state (`isNewer`) and is otherwise
+ * dropped; one that confirms an own pending message replaces it and keeps its
+ * key.
  */
 export function mergeMessages(t: Timeline, messages: readonly Message[]): Timeline {
   if (messages.length === 0) return t;
   const known = new Set<string>();
   for (const item of t.confirmed) known.add(item.id!);
+  let base = t;
+  for (const m of messages) if (m && known.has(m.id)) base = applyUpdate(base, m);
 
-  let pending = t.pending;
+  let pending = base.pending;
   const added: TimelineItem[] = [];
   for (const m of messages) {
     if (!m || typeof m.id !== 'string' || known.has(m.id)) continue;
@@ -90,10 +133,10 @@ export function mergeMessages(t: Timeline, messages: readonly Message[]): Timeli
     }
     added.push(fromMessage(m, key));
   }
-  if (added.length === 0) return pending === t.pending ? t : { confirmed: t.confirmed, pending };
+  if (added.length === 0) return pending === base.pending ? base : { confirmed: base.confirmed, pending };
 
   added.sort((a, b) => compareIds(a.id!, b.id!));
-  const old = t.confirmed;
+  const old = base.confirmed;
   let confirmed: TimelineItem[];
   if (old.length === 0 || compareIds(old[old.length - 1].id!, added[0].id!) < 0) {
     confirmed = [...old, ...added]; // the usual case: newer than everything

@@ -12,7 +12,7 @@ import { TypingLine } from './components/TypingLine';
 import { ChatClient, type ChatState } from './lib/client';
 import { describeError } from './lib/errors';
 import { DEFAULT_ROOM, isValidRoomId, roomLabel, type RoomSummary, type User } from './lib/protocol';
-import { storage } from './lib/storage';
+import { setUserKey, storage } from './lib/storage';
 import { timelineItems, type TimelineItem } from './lib/timeline';
 import { cleanAddress, readLinkParams } from './lib/url';
 
@@ -25,6 +25,7 @@ function takeLinkParams(): string {
   const room = params.room && isValidRoomId(params.room) ? params.room : DEFAULT_ROOM;
   if (params.token) storage.setToken(params.token);
   if (params.key && params.room) storage.setKey(room, params.key);
+  if (params.userKey) setUserKey(params.userKey);
   window.history.replaceState(window.history.state, '', cleanAddress(window.location, room));
   return room;
 }
@@ -100,6 +101,12 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
   useEffect(() => {
     const onHash = () => {
       const p = readLinkParams(window.location);
+      if (p.userKey) {
+        // An identity ("open on phone as me"): take the whole link, then start afresh as that person.
+        takeLinkParams();
+        window.location.reload();
+        return;
+      }
       if (p.token && p.token !== client.getState().token) client.reconnectAs({ token: p.token });
       const room = p.room && isValidRoomId(p.room) ? p.room : null;
       if (room) client.switchRoom(room, p.key);
@@ -281,7 +288,13 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
         />
       )}
       {dialog === 'phone' && (
-        <PhoneDialog room={room.id} roomKey={s.keys[room.id]} token={s.token} onClose={() => setDialog(null)} />
+        <PhoneDialog
+          room={room.id}
+          roomKey={s.keys[room.id]}
+          token={s.token}
+          onNewIdentity={() => client.reconnectAs({})}
+          onClose={() => setDialog(null)}
+        />
       )}
       {dialog === 'name' && (
         <div className="gate-overlay">

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { fetchInfo } from '../lib/api';
 import type { ServerInfo } from '../lib/protocol';
+import { storedUserKey, userKey } from '../lib/storage';
 import { buildLink } from '../lib/url';
 import { CopyField } from './CopyField';
 import { Modal } from './Modal';
@@ -20,14 +21,26 @@ export function PhoneDialog({
   room,
   roomKey,
   token,
+  onNewIdentity,
   onClose,
 }: {
   room: string;
   roomKey?: string;
   token: string;
+  /** This browser just got its identity key: connect with it, so that the phone is the same person. */
+  onNewIdentity: () => void;
   onClose: () => void;
 }) {
   const [info, setInfo] = useState<ServerInfo | null | 'error'>(null);
+  const [asMe, setAsMe] = useState(false);
+
+  const chooseAsMe = (on: boolean) => {
+    if (on && !storedUserKey()) {
+      userKey();
+      onNewIdentity();
+    }
+    setAsMe(on);
+  };
 
   // Ask afresh each time: a tunnel may have come up or gone down meanwhile.
   useEffect(() => {
@@ -58,7 +71,12 @@ export function PhoneDialog({
         </div>
       );
     } else {
-      const link = buildLink(reach.url, { room, key: roomKey, token: token || undefined });
+      const link = buildLink(reach.url, {
+        room,
+        key: roomKey,
+        token: token || undefined,
+        userKey: asMe ? storedUserKey() : undefined,
+      });
       const tunnelDown = info.tunnel && info.tunnel.state !== 'up';
       body = (
         <>
@@ -66,6 +84,13 @@ export function PhoneDialog({
           {tunnelDown && (
             <p className="field-error">The tunnel is {info.tunnel!.state}; the link may not work until it is up.</p>
           )}
+          <label className="check as-me">
+            <input type="checkbox" data-testid="phone-as-me" checked={asMe} onChange={(e) => chooseAsMe(e.target.checked)} />
+            <span>
+              Continue as me on the phone{' '}
+              <span className="muted">— the link carries your identity key; anyone with it can chat as you.</span>
+            </span>
+          </label>
           <div className="qr-wrap">
             <Qr value={link} label={`QR code to open #${room} on a phone`} />
           </div>

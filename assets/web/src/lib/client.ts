@@ -23,7 +23,7 @@ import {
   type TypingEvent,
   type User,
 } from './protocol';
-import { storage } from './storage';
+import { storage, storedUserKey } from './storage';
 import { RequestError, fetchBefore, joinRoom, type Request } from './sync';
 import {
   EMPTY_TIMELINE,
@@ -207,8 +207,9 @@ export class ChatClient {
     if (this.socket) return;
     void this.loadInfo();
     const socket = io({
-      // A function, so that every reconnect sends the current name and token.
-      auth: (cb) => cb({ name: this.state.name, token: this.state.token || undefined, v: 1 }),
+      // A function, so that every reconnect sends the current name, token and identity key.
+      auth: (cb) =>
+        cb({ name: this.state.name, token: this.state.token || undefined, v: 1, userKey: storedUserKey() }),
       transports: ['websocket', 'polling'],
       // Fall back to long-polling where WebSockets are blocked (some proxies).
       tryAllTransports: true,

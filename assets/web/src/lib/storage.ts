@@ -48,3 +48,35 @@ export const storage = {
     set(KEYS, JSON.stringify(keys));
   },
 };
+
+// --- identity key --------------------------------------------------------------
+
+const USER_KEY = 'rtchat.userKey';
+
+/** 16 random bytes as base64url: 22 characters, the shortest `auth.userKey` the server takes. */
+function newUserKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** This browser's identity key (`auth.userKey`), if it has one yet. */
+export function storedUserKey(): string | undefined {
+  return get(USER_KEY) || undefined;
+}
+
+/**
+ * This browser's identity key, made on first use. It is the person: whoever
+ * holds it chats as them.
+ */
+export function userKey(): string {
+  const known = storedUserKey();
+  if (known) return known;
+  const made = newUserKey();
+  set(USER_KEY, made);
+  return made;
+}
+
+/** Makes `key` this browser's identity from now on, replacing its own ("Open on phone as me"). */
+export function setUserKey(key: string): void {
+  set(USER_KEY, key);
+}

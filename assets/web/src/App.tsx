@@ -284,6 +284,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
           roomKey={s.keys[room.id]}
           token={s.token}
           base={s.info?.phone_url || window.location.origin + '/'}
+          localOnly={!!s.info && !s.info.phone_url}
           onClose={() => setDialog(null)}
         />
       )}

@@ -1,5 +1,6 @@
 import { buildLink } from '../lib/url';
 import { CopyField } from './CopyField';
+import { LocalOnlyNote } from './LocalOnlyNote';
 import { Modal } from './Modal';
 import { Qr } from './Qr';
 
@@ -9,6 +10,7 @@ export function InviteDialog({
   roomKey,
   token,
   base,
+  localOnly,
   onClose,
 }: {
   room: string;
@@ -17,6 +19,8 @@ export function InviteDialog({
   token: string;
   /** The address others can reach this server at. */
   base: string;
+  /** Only this computer can reach the server, so the link works nowhere else. */
+  localOnly: boolean;
   onClose: () => void;
 }) {
   const link = buildLink(base, { room, key: isPrivate ? roomKey : undefined, token: token || undefined });
@@ -32,6 +36,7 @@ export function InviteDialog({
               ? 'Anyone with this link or code can join this private room. Share it only with people you trust.'
               : 'Send this link, or let them scan the code, to bring people straight into this room.'}
           </p>
+          {localOnly && <LocalOnlyNote lead="Only this computer can open this link." testId="invite-local-only" />}
           <div className="qr-wrap">
             <Qr value={link} label={`QR code of the invite link to #${room}`} />
           </div>

@@ -4,6 +4,7 @@ import type { ServerInfo } from '../lib/protocol';
 import { storedUserKey, userKey } from '../lib/storage';
 import { buildLink } from '../lib/url';
 import { CopyField } from './CopyField';
+import { LocalOnlyNote } from './LocalOnlyNote';
 import { Modal } from './Modal';
 import { Qr } from './Qr';
 
@@ -59,17 +60,7 @@ export function PhoneDialog({
   } else {
     const reach = describeReach(info);
     if (!reach) {
-      body = (
-        <div className="note" data-testid="phone-unreachable">
-          <p>
-            <strong>A phone can’t reach this chat yet.</strong> The server only listens on this computer.
-          </p>
-          <p>
-            Restart it with <code>rtchat serve --lan</code> to use it from phones on the same Wi‑Fi, or with{' '}
-            <code>rtchat serve --tunnel</code> for a public link that works anywhere.
-          </p>
-        </div>
-      );
+      body = <LocalOnlyNote lead="A phone can’t reach this chat yet." testId="phone-unreachable" />;
     } else {
       const link = buildLink(reach.url, {
         room,

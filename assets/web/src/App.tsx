@@ -12,6 +12,8 @@ import { TypingLine } from './components/TypingLine';
 import { ChatClient, type ChatState } from './lib/client';
 import { describeError } from './lib/errors';
 import { DEFAULT_ROOM, isValidRoomId, roomLabel, type RoomSummary, type User } from './lib/protocol';
+import { alertSource } from './lib/incoming';
+import { roomTitle, startAlerts, tabTitle } from './lib/notify';
 import { setUserKey, storage } from './lib/storage';
 import { timelineItems, type TimelineItem } from './lib/timeline';
 import { cleanAddress, readLinkParams } from './lib/url';
@@ -77,6 +79,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
     client.start();
     return () => client.stop();
   }, [client]);
+  useEffect(() => startAlerts(alertSource(client)), [client]);
 
   // Keep the room in the address so a reload comes back to it.
   useEffect(() => {
@@ -94,7 +97,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
     return () => document.removeEventListener('visibilitychange', onVis);
   }, []);
   useEffect(() => {
-    document.title = `${unread ? `(${unread}) ` : ''}${s.room.private ? '' : '#'}${roomLabel(s.room)} · rtchat`;
+    document.title = tabTitle(roomTitle(s.room), unread);
   }, [s.room.id, s.room.name, s.room.private, unread]);
 
   // An invite link pasted into this tab's address bar.

@@ -3,6 +3,7 @@ import type { RoomView } from '../lib/client';
 import { isValidRoomId, roomLabel, slugRoom, type RoomSummary, type User } from '../lib/protocol';
 import { Avatar } from './Avatar';
 import { CloseIcon, HashIcon, LockIcon, PhoneIcon } from './Icons';
+import { NotifyToggle } from './NotifyToggle';
 
 export interface SidebarProps {
   rooms: RoomSummary[];
@@ -44,6 +45,7 @@ export function Sidebar(p: SidebarProps) {
             Change name
           </button>
         </div>
+        <NotifyToggle />
         <button type="button" className="btn small drawer-only" onClick={p.onPhone}>
           <PhoneIcon /> Open on another device
         </button>

@@ -49,9 +49,11 @@ export const storage = {
   },
 };
 
-// --- identity key --------------------------------------------------------------
+// --- identity key and alert choices -------------------------------------------
 
 const USER_KEY = 'rtchat.userKey';
+const NOTIFY = 'rtchat.notify';
+const SOUND = 'rtchat.sound';
 
 /** 16 random bytes as base64url: 22 characters, the shortest `auth.userKey` the server takes. */
 function newUserKey(): string {
@@ -80,3 +82,11 @@ export function userKey(): string {
 export function setUserKey(key: string): void {
   set(USER_KEY, key);
 }
+
+/** Whether to raise notifications, sound and vibration for messages that arrive while the page is hidden. Off until chosen. */
+export const alertPrefs = {
+  notify: () => get(NOTIFY) === 'on',
+  setNotify: (on: boolean) => set(NOTIFY, on ? 'on' : null),
+  sound: () => get(SOUND) === 'on',
+  setSound: (on: boolean) => set(SOUND, on ? 'on' : null),
+};

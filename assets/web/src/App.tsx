@@ -221,7 +221,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
           </button>
           <button
             type="button"
-            className="icon-btn"
+            className="icon-btn not-on-phone"
             data-testid="open-on-phone"
             aria-label="Open on phone"
             title="Open on phone"
@@ -265,7 +265,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
             <TypingLine typing={room.typing} />
             <Composer
               key={room.id}
-              room={room.id}
+              label={roomTitle(room)}
               disabled={!joined}
               maxLen={maxLen}
               onSend={(text) => client.send(text)}
@@ -283,6 +283,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
       {dialog === 'invite' && (
         <InviteDialog
           room={room.id}
+          label={roomTitle(room)}
           isPrivate={room.private}
           roomKey={s.keys[room.id]}
           token={s.token}

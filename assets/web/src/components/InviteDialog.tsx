@@ -6,6 +6,7 @@ import { Qr } from './Qr';
 
 export function InviteDialog({
   room,
+  label,
   isPrivate,
   roomKey,
   token,
@@ -14,6 +15,8 @@ export function InviteDialog({
   onClose,
 }: {
   room: string;
+  /** The room as people call it: `#lobby`, or a private room's name. */
+  label: string;
   isPrivate: boolean;
   roomKey?: string;
   token: string;
@@ -26,7 +29,7 @@ export function InviteDialog({
   const link = buildLink(base, { room, key: isPrivate ? roomKey : undefined, token: token || undefined });
   const missingKey = isPrivate && !roomKey;
   return (
-    <Modal title={`Invite to #${room}`} onClose={onClose} testId="invite-dialog">
+    <Modal title={`Invite to ${label}`} onClose={onClose} testId="invite-dialog">
       {missingKey ? (
         <p>This room is private, and this browser doesn’t have its key, so it can’t make an invite link.</p>
       ) : (
@@ -38,7 +41,7 @@ export function InviteDialog({
           </p>
           {localOnly && <LocalOnlyNote lead="Only this computer can open this link." testId="invite-local-only" />}
           <div className="qr-wrap">
-            <Qr value={link} label={`QR code of the invite link to #${room}`} />
+            <Qr value={link} label={`QR code of the invite link to ${label}`} />
           </div>
           <CopyField value={link} testId="invite-link" />
         </>

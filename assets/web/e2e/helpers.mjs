@@ -2,9 +2,9 @@
 // Debian's Chromium driven by playwright-core, and the steps a person takes.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -37,6 +37,34 @@ export const PHONE = {
   userAgent:
     'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
 };
+
+/**
+ * A made-up name that the tests' Chromium may resolve to 127.0.0.1 (see
+ * `launchBrowser`) and the server accepts with `--allowed-host`: a page there
+ * is, like one at a LAN address over plain http, not a secure context.
+ */
+export const LAN_HOST = 'phone.test';
+
+/**
+ * RTCHAT_UI_DIST: a built web UI (a `dist/` folder) to serve to the pages
+ * instead of the one built into the binary, to try a UI against a server
+ * built from another branch. Only rtchat's own hosts are affected.
+ */
+const uiDist = process.env.RTCHAT_UI_DIST ? resolve(process.env.RTCHAT_UI_DIST) : null;
+const UI_HOSTS = new Set(['127.0.0.1', 'localhost', LAN_HOST]);
+
+function isUiRequest(url) {
+  return UI_HOSTS.has(url.hostname) && !/^\/(socket\.io|api)\//.test(url.pathname) && !['/healthz', '/metrics'].includes(url.pathname);
+}
+
+/** Answers a UI request from `uiDist` as rtchat would: the file, a 404, or the app's index.html. */
+async function serveFromDist(route) {
+  const path = decodeURIComponent(new URL(route.request().url()).pathname);
+  const file = resolve(uiDist, `.${path === '/' ? '/index.html' : path}`);
+  if (file.startsWith(uiDist + sep) && existsSync(file) && statSync(file).isFile()) return route.fulfill({ path: file });
+  if (path.split('/').pop().includes('.')) return route.fulfill({ status: 404, body: 'not found' });
+  return route.fulfill({ path: join(uiDist, 'index.html') });
+}
 
 /** The binary under test: RTCHAT_BIN, else the repository's release build. */
 function serverBinary() {
@@ -116,7 +144,9 @@ export async function startServer({ token, rateLimit = 0, extraArgs = [] } = {})
 export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [...CHROMIUM_ARGS, ...extraArgs],
+    // Pages served from uiDist come from no network address, so Chromium would
+    // take them for public pages and refuse them the loopback server.
+    args: [...CHROMIUM_ARGS, ...(uiDist ? ['--disable-features=LocalNetworkAccessChecks'] : []), ...extraArgs],
     timeout: TIMEOUT,
   });
 }
@@ -128,6 +158,7 @@ export async function launchBrowser(extraArgs = []) {
 export async function newPerson(browser, device = DESKTOP) {
   const context = await browser.newContext({ ...device, colorScheme: 'light' });
   context.setDefaultTimeout(TIMEOUT);
+  if (uiDist) await context.route(isUiRequest, serveFromDist);
   const page = await context.newPage();
   const dialogs = [];
   const errors = [];

@@ -194,6 +194,8 @@ export function startAlerts(source: AlertSource): () => void {
     if (e.data?.type === OPEN_ROOM && typeof e.data.room === 'string') source.openRoom(e.data.room);
   };
   navigator.serviceWorker?.addEventListener('message', onWorkerMessage);
+  // A listener added this way does not start the worker's message queue by itself.
+  navigator.serviceWorker?.startMessages();
   const stop = source.subscribe((m) => {
     const plan = planAlerts(m, {
       hidden: document.visibilityState === 'hidden',

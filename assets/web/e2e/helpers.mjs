@@ -2,11 +2,9 @@
 // Debian's Chromium driven by playwright-core, and the steps a person takes.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, request } from 'node:http';
-import { connect } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -39,6 +37,13 @@ export const PHONE = {
   userAgent:
     'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36',
 };
+
+/**
+ * A made-up name that the tests' Chromium may resolve to 127.0.0.1 (see
+ * `launchBrowser`) and the server accepts with `--allowed-host`: a page there
+ * is, like one at a LAN address over plain http, not a secure context.
+ */
+export const LAN_HOST = 'phone.test';
 
 /** The binary under test: RTCHAT_BIN, else the repository's release build. */
 function serverBinary() {
@@ -97,14 +102,12 @@ export async function startServer({ token, rateLimit = 0, extraArgs = [] } = {})
   });
 
   const exited = new Promise((r) => proc.once('exit', r));
-  const proxy = process.env.RTCHAT_UI_DIST ? await startUiProxy(ready.backend_url, resolve(process.env.RTCHAT_UI_DIST)) : null;
   return {
-    url: proxy?.url ?? ready.ui_url,
+    url: ready.ui_url,
     backendUrl: ready.backend_url,
     ready,
     dir,
     async stop() {
-      await proxy?.close();
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');
         const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
@@ -113,72 +116,6 @@ export async function startServer({ token, rateLimit = 0, extraArgs = [] } = {})
       }
       rmSync(dir, { recursive: true, force: true });
     },
-  };
-}
-
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.webmanifest': 'application/manifest+json' };
-const SERVER_PATHS = /^\/(socket\.io|api)\/|^\/(healthz|metrics)$/;
-
-/**
- * With RTCHAT_UI_DIST set (to a fresh `npm run build`), the pages come from
- * that directory instead of the UI embedded in the binary, for testing this
- * UI against a server built from another tree. Everything else (Socket.IO,
- * WebSocket upgrades included, and the REST API) passes through to the
- * server byte for byte, Host and Origin unchanged, so its guards see what a
- * browser sent.
- */
-async function startUiProxy(backendUrl, dist) {
-  const backend = new URL(backendUrl);
-  const sockets = new Set();
-  const server = createServer((req, res) => {
-    const path = new URL(req.url, 'http://x').pathname;
-    if (SERVER_PATHS.test(path)) {
-      const upstream = request(
-        { host: backend.hostname, port: backend.port, method: req.method, path: req.url, headers: req.headers },
-        (up) => {
-          res.writeHead(up.statusCode, up.headers);
-          up.pipe(res);
-        },
-      );
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-      return;
-    }
-    let file = normalize(join(dist, decodeURIComponent(path)));
-    if (!file.startsWith(dist) || !existsSync(file) || statSync(file).isDirectory()) file = join(dist, 'index.html');
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    res.end(readFileSync(file));
-  });
-  server.on('upgrade', (req, socket, head) => {
-    const upstream = connect(Number(backend.port), backend.hostname, () => {
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length) upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
-    });
-    for (const s of [socket, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {
-        socket.destroy();
-        upstream.destroy();
-      });
-      s.on('close', () => sockets.delete(s));
-    }
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    close: () =>
-      new Promise((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(r);
-      }),
   };
 }
 

@@ -13,9 +13,11 @@ import { TypingLine } from './components/TypingLine';
 import { ChatClient } from './lib/client';
 import { describeError } from './lib/errors';
 import { sharedNames } from './lib/identity';
+import { alertSource } from './lib/incoming';
+import { roomTitle, startAlerts, tabTitle } from './lib/notify';
 import { DEFAULT_ROOM, isValidRoomId, roomLabel, type User } from './lib/protocol';
 import { sidebarRooms } from './lib/rooms';
-import { storage } from './lib/storage';
+import { setUserKey, storage } from './lib/storage';
 import { timelineItems, type TimelineItem } from './lib/timeline';
 import { cleanAddress, readLinkParams } from './lib/url';
 
@@ -28,6 +30,7 @@ function takeLinkParams(): string {
   const room = params.room && isValidRoomId(params.room) ? params.room : DEFAULT_ROOM;
   if (params.token) storage.setToken(params.token);
   if (params.key && params.room) storage.setKey(room, params.key);
+  if (params.userKey) setUserKey(params.userKey);
   window.history.replaceState(window.history.state, '', cleanAddress(window.location, room));
   return room;
 }
@@ -64,30 +67,29 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
     client.start();
     return () => client.stop();
   }, [client]);
+  useEffect(() => startAlerts(alertSource(client)), [client]);
 
   // Keep the room in the address so a reload comes back to it.
   useEffect(() => {
     window.history.replaceState(window.history.state, '', cleanAddress(window.location, s.room.id));
   }, [s.room.id]);
 
-  // Count what arrives while the tab is in the background, in the title.
-  const [unread, setUnread] = useState(0);
+  // Every open room's unread messages, in the title.
+  const unread = client.unreadTotal().messages;
   useEffect(() => {
-    if (s.announcement.seq > 0 && document.visibilityState === 'hidden') setUnread((n) => n + 1);
-  }, [s.announcement.seq]);
-  useEffect(() => {
-    const onVis = () => document.visibilityState === 'visible' && setUnread(0);
-    document.addEventListener('visibilitychange', onVis);
-    return () => document.removeEventListener('visibilitychange', onVis);
-  }, []);
-  useEffect(() => {
-    document.title = `${unread ? `(${unread}) ` : ''}${s.room.private ? '' : '#'}${roomLabel(s.room)} · rtchat`;
+    document.title = tabTitle(roomTitle(s.room), unread);
   }, [s.room.id, s.room.name, s.room.private, unread]);
 
   // An invite link pasted into this tab's address bar.
   useEffect(() => {
     const onHash = () => {
       const p = readLinkParams(window.location);
+      if (p.userKey) {
+        // An identity ("open on phone as me"): take the whole link, then start afresh as that person.
+        takeLinkParams();
+        window.location.reload();
+        return;
+      }
       if (p.token && p.token !== client.getState().token) client.reconnectWithToken(p.token);
       const room = p.room && isValidRoomId(p.room) ? p.room : null;
       if (room) client.open(room, p.key);
@@ -224,7 +226,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
           </button>
           <button
             type="button"
-            className="icon-btn"
+            className="icon-btn not-on-phone"
             data-testid="open-on-phone"
             aria-label="Open on phone"
             title="Open on phone"
@@ -272,7 +274,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
             <TypingLine typing={room.typing} />
             <Composer
               key={room.id}
-              room={room.id}
+              label={roomTitle(room)}
               disabled={!joined}
               maxLen={maxLen}
               onSend={(text) => client.send(text)}
@@ -290,15 +292,22 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
       {dialog === 'invite' && (
         <InviteDialog
           room={room.id}
+          label={roomTitle(room)}
           isPrivate={room.private}
           roomKey={s.keys[room.id]}
           token={s.token}
           base={s.info?.phone_url || window.location.origin + '/'}
+          localOnly={!!s.info && !s.info.phone_url}
           onClose={() => setDialog(null)}
         />
       )}
       {dialog === 'phone' && (
-        <PhoneDialog room={room.id} roomKey={s.keys[room.id]} token={s.token} onClose={() => setDialog(null)} />
+        <PhoneDialog
+          room={room.id}
+          roomKey={s.keys[room.id]}
+          token={s.token}
+          onClose={() => setDialog(null)}
+        />
       )}
       {dialog === 'name' && (
         <div className="gate-overlay">

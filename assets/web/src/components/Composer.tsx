@@ -2,14 +2,15 @@ import { useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent }
 import { SendIcon } from './Icons';
 
 export function Composer({
-  room,
+  label,
   disabled,
   maxLen,
   onSend,
   onTyping,
   onIdle,
 }: {
-  room: string;
+  /** The room as people call it: `#lobby`, or a private room's name. */
+  label: string;
   disabled: boolean;
   maxLen: number;
   onSend: (text: string) => void;
@@ -49,7 +50,7 @@ export function Composer({
   return (
     <form className="composer" onSubmit={submit}>
       <label htmlFor="composer" className="sr-only">
-        Message #{room}
+        Message {label}
       </label>
       <div className={tooLong ? 'composer-box over' : 'composer-box'}>
         <textarea
@@ -58,7 +59,7 @@ export function Composer({
           data-testid="composer"
           rows={1}
           value={text}
-          placeholder={disabled ? 'Joining…' : `Message #${room}`}
+          placeholder={disabled ? 'Joining…' : `Message ${label}`}
           enterKeyHint="send"
           autoComplete="off"
           aria-describedby={near ? 'composer-count' : undefined}

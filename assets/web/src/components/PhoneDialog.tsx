@@ -1,8 +1,10 @@
 import { useEffect, useState } from 'react';
 import { fetchInfo } from '../lib/api';
 import type { ServerInfo } from '../lib/protocol';
+import { userKey } from '../lib/storage';
 import { buildLink } from '../lib/url';
 import { CopyField } from './CopyField';
+import { LocalOnlyNote } from './LocalOnlyNote';
 import { Modal } from './Modal';
 import { Qr } from './Qr';
 
@@ -28,6 +30,7 @@ export function PhoneDialog({
   onClose: () => void;
 }) {
   const [info, setInfo] = useState<ServerInfo | null | 'error'>(null);
+  const [asMe, setAsMe] = useState(false);
 
   // Ask afresh each time: a tunnel may have come up or gone down meanwhile.
   useEffect(() => {
@@ -46,19 +49,15 @@ export function PhoneDialog({
   } else {
     const reach = describeReach(info);
     if (!reach) {
-      body = (
-        <div className="note" data-testid="phone-unreachable">
-          <p>
-            <strong>A phone can’t reach this chat yet.</strong> The server only listens on this computer.
-          </p>
-          <p>
-            Restart it with <code>rtchat serve --lan</code> to use it from phones on the same Wi‑Fi, or with{' '}
-            <code>rtchat serve --tunnel</code> for a public link that works anywhere.
-          </p>
-        </div>
-      );
+      body = <LocalOnlyNote lead="A phone can’t reach this chat yet." testId="phone-unreachable" />;
     } else {
-      const link = buildLink(reach.url, { room, key: roomKey, token: token || undefined });
+      const link = buildLink(reach.url, {
+        room,
+        key: roomKey,
+        token: token || undefined,
+        // The key this page connects with (the client makes it before connecting).
+        userKey: asMe ? userKey() : undefined,
+      });
       const tunnelDown = info.tunnel && info.tunnel.state !== 'up';
       body = (
         <>
@@ -66,6 +65,13 @@ export function PhoneDialog({
           {tunnelDown && (
             <p className="field-error">The tunnel is {info.tunnel!.state}; the link may not work until it is up.</p>
           )}
+          <label className="check as-me">
+            <input type="checkbox" data-testid="phone-as-me" checked={asMe} onChange={(e) => setAsMe(e.target.checked)} />
+            <span>
+              Continue as me on the phone{' '}
+              <span className="muted">— the link carries your identity key; anyone with it can chat as you.</span>
+            </span>
+          </label>
           <div className="qr-wrap">
             <Qr value={link} label={`QR code to open #${room} on a phone`} />
           </div>

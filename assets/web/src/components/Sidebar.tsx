@@ -5,6 +5,7 @@ import { isValidRoomId, roomLabel, slugRoom, type User } from '../lib/protocol';
 import type { SidebarRoom, SidebarRooms } from '../lib/rooms';
 import { Avatar } from './Avatar';
 import { CloseIcon, HashIcon, LockIcon, PhoneIcon } from './Icons';
+import { NotifyToggle } from './NotifyToggle';
 
 export interface SidebarProps {
   rooms: SidebarRooms;
@@ -66,6 +67,7 @@ export function Sidebar(p: SidebarProps) {
             Change name
           </button>
         </div>
+        <NotifyToggle />
         <button type="button" className="btn small drawer-only" onClick={p.onPhone}>
           <PhoneIcon /> Open on another device
         </button>

@@ -104,3 +104,16 @@ export const storage = {
     set(ROOMS, JSON.stringify(stay ? [...rooms, room] : rooms.filter((r) => r !== room)));
   },
 };
+
+// --- alert choices ---------------------------------------------------------------
+
+const NOTIFY = 'rtchat.notify';
+const SOUND = 'rtchat.sound';
+
+/** Whether to raise notifications, sound and vibration for messages that arrive while the page is hidden. Off until chosen. */
+export const alertPrefs = {
+  notify: () => get(NOTIFY) === 'on',
+  setNotify: (on: boolean) => set(NOTIFY, on ? 'on' : null),
+  sound: () => get(SOUND) === 'on',
+  setSound: (on: boolean) => set(SOUND, on ? 'on' : null),
+};

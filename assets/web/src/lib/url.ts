@@ -1,13 +1,27 @@
 // Invite links: `<origin>/#room=ROOM&key=KEY&token=TOKEN`. The fragment never
-// reaches a server or its logs; the query string is accepted too.
+// reaches a server or its logs; the query string is accepted too, except for
+// `userKey` (see below).
 
 export interface LinkParams {
   room?: string;
   key?: string;
   token?: string;
+  /**
+   * A person's identity key ("Open on phone as me"): whoever opens the link
+   * chats as that person. Only ever read from and written to the fragment.
+   */
+  userKey?: string;
 }
 
 const KEYS = ['room', 'key', 'token'] as const;
+const USER_KEY = 'userKey';
+/** The handshake's `auth.userKey`: 22 to 128 base64url characters. */
+const USER_KEY_SHAPE = /^[A-Za-z0-9_-]{22,128}$/;
+
+/** Whether `key` has the shape the server accepts as `auth.userKey`. */
+export function isValidUserKey(key: string): boolean {
+  return USER_KEY_SHAPE.test(key);
+}
 
 function pick(params: URLSearchParams): LinkParams {
   const out: LinkParams = {};
@@ -22,9 +36,16 @@ function fragmentParams(hash: string): URLSearchParams {
   return new URLSearchParams(hash.replace(/^#[/?]?/, ''));
 }
 
-/** The room, key and token a URL carries; the fragment wins over the query. */
+/**
+ * The room, key and token a URL carries (the fragment wins over the query),
+ * and a well-formed `userKey` from the fragment alone: one in a query string
+ * has already been sent to a server, so it is ignored.
+ */
 export function readLinkParams(loc: { search: string; hash: string }): LinkParams {
-  return { ...pick(new URLSearchParams(loc.search)), ...pick(fragmentParams(loc.hash)) };
+  const frag = fragmentParams(loc.hash);
+  const out = { ...pick(new URLSearchParams(loc.search)), ...pick(frag) };
+  const userKey = frag.get(USER_KEY);
+  return userKey && isValidUserKey(userKey) ? { ...out, userKey } : out;
 }
 
 /** `base` (any URL of the app) with the given parts in its fragment. */
@@ -35,6 +56,7 @@ export function buildLink(base: string, params: LinkParams): string {
     const v = params[k];
     if (v) frag.set(k, v);
   }
+  if (params.userKey) frag.set(USER_KEY, params.userKey);
   url.hash = '';
   const s = frag.toString();
   return s ? `${url.href}#${s}` : url.href;
@@ -42,14 +64,16 @@ export function buildLink(base: string, params: LinkParams): string {
 
 /**
  * The address to show after the link has been read: the same page with the
- * secrets (key, token) removed from query and fragment, and the current room
- * in the fragment so a reload comes back to it.
+ * secrets (key, token, userKey) removed from query and fragment, and the
+ * current room in the fragment so a reload comes back to it.
  */
 export function cleanAddress(loc: { pathname: string; search: string; hash: string }, room: string): string {
   const query = new URLSearchParams(loc.search);
-  for (const k of KEYS) query.delete(k);
   const frag = fragmentParams(loc.hash);
-  for (const k of KEYS) frag.delete(k);
+  for (const k of [...KEYS, USER_KEY]) {
+    query.delete(k);
+    frag.delete(k);
+  }
   frag.set('room', room);
   const q = query.toString();
   return `${loc.pathname}${q ? `?${q}` : ''}#${frag.toString()}`;

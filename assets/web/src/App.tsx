@@ -217,7 +217,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
             type="button"
             className="icon-btn"
             data-testid="invite"
-            aria-label={`Invite people to #${room.id}`}
+            aria-label={`Invite people to ${room.private ? '' : '#'}${roomLabel(room)}`}
             title="Invite people"
             disabled={!joined}
             onClick={() => setDialog('invite')}
@@ -253,6 +253,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
         ) : (
           <MessageList
             roomId={room.id}
+            roomTitle={`${room.private ? '' : '#'}${roomLabel(room)}`}
             items={items}
             isMine={isMine}
             hasOlder={room.hasOlder}

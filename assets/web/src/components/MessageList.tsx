@@ -16,6 +16,7 @@ const GROUP_MS = 5 * 60_000;
 
 export function MessageList({
   roomId,
+  roomTitle,
   items,
   isMine,
   hasOlder,
@@ -31,6 +32,8 @@ export function MessageList({
   onDelete,
 }: {
   roomId: string;
+  /** How the room is shown: `#id`, or a private room's name. */
+  roomTitle: string;
   items: TimelineItem[];
   isMine: (item: TimelineItem) => boolean;
   hasOlder: boolean;
@@ -129,7 +132,7 @@ export function MessageList({
         data-testid="messages"
         ref={ref}
         onScroll={onScroll}
-        aria-label={`Messages in #${roomId}`}
+        aria-label={`Messages in ${roomTitle}`}
         aria-busy={loadingOlder || undefined}
         tabIndex={0}
       >
@@ -139,7 +142,7 @@ export function MessageList({
           ) : (
             joined && (
               <div className="history-start" data-testid="history-start">
-                <strong>#{roomId}</strong>
+                <strong>{roomTitle}</strong>
                 <span>{items.length ? 'This is the start of the conversation.' : 'No messages yet. Say hello!'}</span>
               </div>
             )

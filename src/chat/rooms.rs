@@ -146,7 +146,11 @@ pub async fn only<A: Adapter>(socket: &Socket<A>, room: &str) -> Result<bool, A:
 
 /// How many people are in a chat room, on every server the adapter reaches.
 pub async fn member_count<A: Adapter>(io: &SocketIo<A>, room: &str) -> Result<usize, A::Error> {
-    Ok(members(io, room).await?.len())
+    let (rich, seed) = delivery_rooms(room);
+    let tags = io.within([rich, seed]).rooms().await?;
+    // A person's connections share one `u:` room, so distinct tags are
+    // people (but for the moment of a rename); nothing needs parsing.
+    Ok(tags.iter().filter(|t| t.starts_with(USER)).collect::<HashSet<_>>().len())
 }
 
 #[cfg(test)]

@@ -16,12 +16,11 @@ import {
   horizontalOverflow,
   launchBrowser,
   messageTexts,
-  newPerson,
   screenshot,
   send,
-  startServer,
   waitConnected,
   waitForMessage,
+  scenario as runScenario,
 } from './helpers.mjs';
 
 let browser;
@@ -32,23 +31,8 @@ after(async () => {
   await browser?.close();
 });
 
-/** Runs `fn` with a fresh server and the people it opens, and always cleans up. */
-async function scenario(opts, fn) {
-  const server = await startServer(opts);
-  const people = [];
-  const person = async (device) => {
-    const p = await newPerson(browser, device);
-    people.push(p);
-    return p;
-  };
-  try {
-    await fn({ server, person });
-    for (const p of people) assert.deepEqual(p.errors.map(String), [], 'the page threw');
-  } finally {
-    for (const p of people) await p.context.close().catch(() => {});
-    await server.stop();
-  }
-}
+/** Runs `fn` with a fresh server (started with `opts`) and the people it opens. */
+const scenario = (opts, fn) => runScenario(browser, opts, fn);
 
 async function memberNames(page) {
   return page.$$eval('[data-testid=member]', (els) => els.map((e) => e.textContent));

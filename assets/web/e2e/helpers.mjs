@@ -1,6 +1,7 @@
 // Shared pieces of the browser tests: a real `rtchat serve` on free ports,
 // Debian's Chromium driven by playwright-core, and the steps a person takes.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,6 +118,28 @@ export async function startServer({ token, rateLimit = 0, extraArgs = [] } = {})
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Runs `fn({ server, person })` with a fresh server started with `opts` (see
+ * `startServer`); `person(device)` opens a new person in `browser`. Fails if
+ * a page threw, and always closes the pages and stops the server.
+ */
+export async function scenario(browser, opts, fn) {
+  const server = await startServer(opts);
+  const people = [];
+  const person = async (device) => {
+    const p = await newPerson(browser, device);
+    people.push(p);
+    return p;
+  };
+  try {
+    await fn({ server, person });
+    for (const p of people) assert.deepEqual(p.errors.map(String), [], 'the page threw');
+  } finally {
+    for (const p of people) await p.context.close().catch(() => {});
+    await server.stop();
+  }
 }
 
 /** Debian's Chromium, headless, in a fresh throwaway profile, with `extraArgs` added. */

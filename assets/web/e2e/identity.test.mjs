@@ -15,14 +15,13 @@ import {
   launchBrowser,
   messageTexts,
   messageWithText,
-  newPerson,
   openRoom,
   screenshot,
   send,
-  startServer,
   waitConnected,
   waitForMessage,
   waitUnread,
+  scenario as runScenario,
 } from './helpers.mjs';
 
 let browser;
@@ -33,23 +32,8 @@ after(async () => {
   await browser?.close();
 });
 
-/** Runs `fn` with a fresh server and the people it opens, and always cleans up. */
-async function scenario(fn) {
-  const server = await startServer();
-  const people = [];
-  const person = async (device) => {
-    const p = await newPerson(browser, device);
-    people.push(p);
-    return p;
-  };
-  try {
-    await fn({ server, person });
-    for (const p of people) assert.deepEqual(p.errors.map(String), [], 'the page threw');
-  } finally {
-    for (const p of people) await p.context.close().catch(() => {});
-    await server.stop();
-  }
-}
+/** Runs `fn` with a fresh server and the people it opens. */
+const scenario = (fn) => runScenario(browser, {}, fn);
 
 /** The members listed in the sidebar: id, text and avatar hue of each. */
 async function members(page) {

@@ -17,12 +17,11 @@ import {
   enter,
   horizontalOverflow,
   launchBrowser,
-  newPerson,
   screenshot,
   send,
-  startServer,
   waitConnected,
   waitForMessage,
+  scenario as runScenario,
 } from './helpers.mjs';
 
 let browser;
@@ -33,23 +32,11 @@ after(async () => {
   await browser?.close();
 });
 
-/** Runs `fn` with a fresh server (reachable as LAN_HOST too) and the people it opens, and always cleans up. */
-async function scenario(fn) {
-  const server = await startServer({ extraArgs: ['--allowed-host', LAN_HOST] });
-  const people = [];
-  const person = async (device) => {
-    const p = await newPerson(browser, device);
-    people.push(p);
-    return p;
-  };
-  try {
-    await fn({ server, person, lanUrl: server.url.replace('127.0.0.1', LAN_HOST) });
-    for (const p of people) assert.deepEqual(p.errors.map(String), [], 'the page threw');
-  } finally {
-    for (const p of people) await p.context.close().catch(() => {});
-    await server.stop();
-  }
-}
+/** Runs `fn` with a fresh server (reachable as LAN_HOST too) and the people it opens. */
+const scenario = (fn) =>
+  runScenario(browser, { extraArgs: ['--allowed-host', LAN_HOST] }, ({ server, person }) =>
+    fn({ server, person, lanUrl: server.url.replace('127.0.0.1', LAN_HOST) }),
+  );
 
 /** In the page: records every Notification the app constructs, and still makes the real one. */
 function recordNotifications() {

@@ -1,5 +1,6 @@
-import { useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { SendIcon } from './Icons';
+import { useAutoGrow } from './useAutoGrow';
 
 export function Composer({
   label,
@@ -23,13 +24,7 @@ export function Composer({
   const tooLong = length > maxLen;
   const canSend = !disabled && text.trim().length > 0 && !tooLong;
 
-  // Grow with the text, up to the CSS max-height.
-  useLayoutEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    el.style.height = 'auto';
-    el.style.height = `${el.scrollHeight}px`;
-  }, [text]);
+  useAutoGrow(ref, text);
 
   const submit = (e?: FormEvent) => {
     e?.preventDefault();

@@ -6,6 +6,7 @@ import type { TimelineItem } from '../lib/timeline';
 import { Avatar } from './Avatar';
 import { AlertIcon, CheckIcon, ClockIcon, EditIcon, TrashIcon } from './Icons';
 import { MessageText } from './MessageText';
+import { useAutoGrow } from './useAutoGrow';
 
 export const MessageItem = memo(function MessageItem({
   item,
@@ -180,12 +181,7 @@ function EditBox({
   const tooLong = Array.from(text).length > maxLen;
   const canSave = !busy && text.trim().length > 0 && !tooLong;
 
-  useLayoutEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    el.style.height = 'auto';
-    el.style.height = `${el.scrollHeight}px`;
-  }, [text]);
+  useAutoGrow(ref, text);
 
   useLayoutEffect(() => {
     const el = ref.current;

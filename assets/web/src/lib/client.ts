@@ -129,7 +129,8 @@ const TYPING_IDLE_MS = 4_000;
  */
 const TYPING_SHOW_MS = 60_000;
 
-function newRoomView(id: string, isPrivate: boolean): RoomView {
+/** A room's view before its join is answered. */
+export function newRoomView(id: string, isPrivate: boolean): RoomView {
   return {
     id,
     private: isPrivate,

@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ChatState, RoomView } from './client';
+import { newRoomView, type ChatState, type RoomView } from './client';
 import { sidebarRooms } from './rooms';
-import { EMPTY_TIMELINE } from './timeline';
-import { NO_UNREAD } from './unread';
 
 function view(id: string, extra: Partial<RoomView> = {}): RoomView {
-  return {
-    id,
-    private: false,
-    status: 'joined',
-    timeline: EMPTY_TIMELINE,
-    members: [],
-    typing: [],
-    hasOlder: false,
-    loadingOlder: false,
-    unread: NO_UNREAD,
-    ...extra,
-  };
+  return { ...newRoomView(id, false), status: 'joined', ...extra };
 }
 
 const people = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `u${i}`, name: `p${i}` }));

@@ -192,3 +192,93 @@ async fn both_ports_serve_the_same_chat() {
     assert_eq!(on_backend.next("message:new").await["text"], "across ports");
     assert_eq!(get(&format!("{ui}/api/rooms")).await.1["rooms"][0]["members"], 2);
 }
+
+async fn post(url: &str, body: Value) -> (StatusCode, Value) {
+    let r = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// A script posts to a room: stored and delivered as a Socket.IO send is.
+#[tokio::test]
+async fn scripts_post_messages_like_any_client() {
+    let server = TestServer::start().await;
+    let u = &server.url;
+    let ann = Client::rich(u, "ann").await;
+    ok(ann.request("room:join", json!({ "room": "ci" })).await);
+    let seed = Client::seed(u, Some("ci")).await;
+
+    let (status, body) = post(&format!("{u}/api/rooms/ci/messages"), json!({ "text": "build passed" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let message = &body["message"];
+    assert_eq!((&message["text"], &message["user"]), (&json!("build passed"), &json!({ "id": "api:api", "name": "api" })));
+    assert_eq!(&ann.next("message:new").await, message);
+    assert_eq!(seed.next("message").await, "build passed");
+
+    // Named, with a clientId: a resend is the stored copy, 200, not broadcast again.
+    let named = json!({ "text": "deploy done", "name": "deploy bot", "clientId": "run-7" });
+    let (status, first) = post(&format!("{u}/api/rooms/ci/messages"), named.clone()).await;
+    assert_eq!((status, &first["message"]["user"]["name"]), (StatusCode::CREATED, &json!("deploy bot")));
+    let (status, again) = post(&format!("{u}/api/rooms/ci/messages"), named).await;
+    assert_eq!((status, &again["message"]), (StatusCode::OK, &first["message"]));
+    let (status, _) = post(&format!("{u}/api/rooms/ci/messages"), json!({ "text": "last" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(ann.next("message:new").await["text"], "deploy done");
+    assert_eq!(ann.next("message:new").await["text"], "last", "the resend was not broadcast");
+
+    // A room that does not exist yet is made, as joining makes it.
+    let (status, _) = post(&format!("{u}/api/rooms/fresh/messages"), json!({ "text": "first" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(common::rest_history(u, "fresh").await[0]["text"], "first");
+
+    // Private rooms need their key.
+    let created = ok(ann.request("room:create", json!({ "private": true, "name": "ops" })).await);
+    let (id, key) = (created["room"]["id"].as_str().unwrap(), created["key"].as_str().unwrap());
+    let (status, _) = post(&format!("{u}/api/rooms/{id}/messages"), json!({ "text": "x" })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = post(&format!("{u}/api/rooms/{id}/messages?key={key}"), json!({ "text": "x" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+/// Bad posts are refused with the protocol's codes, and store nothing.
+#[tokio::test]
+async fn bad_posts_are_refused_and_store_nothing() {
+    let server = TestServer::with(&["--rate-limit-per-ip", "2"]).await;
+    let url = format!("{}/api/rooms/r/messages", server.url);
+    let cases = [
+        (json!({ "text": "" }), StatusCode::BAD_REQUEST),
+        (json!({ "text": "x".repeat(4001) }), StatusCode::PAYLOAD_TOO_LARGE),
+        (json!({ "text": "hi", "name": "a\u{200b}b" }), StatusCode::BAD_REQUEST),
+        (json!({ "text": "hi", "extra": 1 }), StatusCode::BAD_REQUEST),
+        (json!({ "txt": "hi" }), StatusCode::BAD_REQUEST),
+        (json!("hi"), StatusCode::BAD_REQUEST),
+        (json!({ "text": "x".repeat(70_000) }), StatusCode::PAYLOAD_TOO_LARGE),
+    ];
+    for (body, want) in cases {
+        let (status, reply) = post(&url, body.clone()).await;
+        assert_eq!(status, want, "{body:.60}: {reply}");
+        assert!(reply["error"]["code"].is_string(), "{reply}");
+    }
+    let r = reqwest::Client::new().post(&url).body("text=hi").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "not JSON");
+    let (_, history) = get(&format!("{url}")).await;
+    assert!(history["messages"].as_array().is_none_or(|m| m.is_empty()), "{history}");
+
+    // The address's message budget (2 per second, bursts of 4) holds for posts too.
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        statuses.push(post(&url, json!({ "text": format!("m{i}") })).await.0);
+    }
+    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+}
+
+/// With --token, posting needs it like reading does.
+#[tokio::test]
+async fn posting_needs_the_token() {
+    let server = TestServer::with(&["--token", "s3cret"]).await;
+    let url = format!("{}/api/rooms/r/messages", server.url);
+    let (status, _) = post(&url, json!({ "text": "hi" })).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let r = reqwest::Client::new().post(&url).bearer_auth("s3cret").json(&json!({ "text": "hi" })).send().await;
+    assert_eq!(r.unwrap().status(), StatusCode::CREATED);
+}

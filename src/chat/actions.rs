@@ -198,6 +198,47 @@ async fn accept<A: Adapter>(
     Ok(NewMessage { room, user, text, ts: now_ms(), client_id, stable: me.stable })
 }
 
+/// A message from the REST API (`POST /api/rooms/{room}/messages`), checked,
+/// stored and delivered exactly as a Socket.IO send: the room must admit the
+/// request (a private room's key), a public room is made on first use, and
+/// the sender's address pays from its message budget. `name` is who it is
+/// from (default `api`); such a sender's id is `api:<name>`. Returns the
+/// stored message and whether it was a resend.
+pub async fn post(
+    chat: &ChatState,
+    (room, key): (&str, Option<&str>),
+    (name, text, client_id): (Option<&str>, String, Option<String>),
+    addr: Option<std::net::IpAddr>,
+) -> Result<crate::store::Appended, ChatError> {
+    let id = validate::room_id(room)?;
+    validate::message_text(&text, chat.settings.max_message_len)?;
+    validate::client_id(client_id.as_deref())?;
+    let name = validate::display_name(name.unwrap_or("api"))?;
+    chat.health.check()?;
+    if addr.is_some_and(|addr| !chat.per_address.try_take(addr)) {
+        return Err(ChatError::new(
+            ErrorCode::RateLimited,
+            "too many messages from your network address; wait a moment and try again",
+        ));
+    }
+    let room = match chat.store.room(id).await? {
+        Some(room) => room,
+        None if validate::is_private_id(id) => return Err(access::no_such_room(id)),
+        None => {
+            room_to_spare(chat).await?;
+            chat.store.ensure_room(id).await?
+        }
+    };
+    access::admit(&room, Pass::Key(key))?;
+    let user = User { id: format!("api:{name}"), name };
+    let message = NewMessage { room: room.id, user, text, ts: now_ms(), client_id, stable: false };
+    let (done, stored) = tokio::sync::oneshot::channel();
+    chat.pipeline.enqueue(message, Box::new(move |outcome| drop(done.send(outcome)))).await;
+    let stored = stored.await.unwrap_or_else(|_| Err(ChatError::unavailable("the server is shutting down")));
+    chat.metrics.record_send(&stored);
+    stored
+}
+
 /// Takes one message from the connection's and its address's rate limits.
 fn spend_message(me: &Session, chat: &ChatState) -> Result<(), ChatError> {
     if !me.try_send() {

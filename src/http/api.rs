@@ -1,5 +1,7 @@
 //! The REST API: health, server info, rooms and their history.
 
+use axum::Extension;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -11,10 +13,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
+use std::net::SocketAddr;
 
 use super::AppState;
 use crate::chat::access::{self, Pass};
-use crate::chat::actions::{list_rooms, read_history};
+use crate::chat::actions::{list_rooms, post, read_history};
 use crate::chat::error::{ChatError, ErrorCode};
 use crate::chat::protocol::{HistoryRequest, RoomsRequest, Wire};
 use crate::chat::validate;
@@ -81,7 +84,13 @@ pub fn routes<A: Adapter>(state: AppState<A>) -> Router<AppState<A>> {
     Router::new()
         .route("/info", get(info::<A>))
         .route("/rooms", get(rooms::<A>))
-        .route("/rooms/{room}/messages", get(messages::<A>))
+        .route(
+            "/rooms/{room}/messages",
+            // A post's body is one message: the limit of a Socket.IO packet.
+            get(messages::<A>)
+                .post(post_message::<A>)
+                .layer(DefaultBodyLimit::max(crate::server::MAX_PAYLOAD as usize)),
+        )
         .fallback(|| async { ApiError(ChatError::not_found("no such API endpoint")) })
         .route_layer(middleware::from_fn_with_state(state, require_token::<A>))
 }
@@ -180,4 +189,50 @@ async fn messages<A: Adapter>(
     };
     let messages = read_history(&state.chat, &req).await?;
     Ok(Json(json!({ "messages": Wire(&messages) })).into_response())
+}
+
+/// The body of `POST /api/rooms/{room}/messages`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PostBody {
+    text: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct KeyQuery {
+    key: Option<String>,
+}
+
+/// `POST /api/rooms/{room}/messages?key=` with JSON `{ text, name?, clientId? }`:
+/// stored and delivered as a Socket.IO send; 201 with the message, or 200
+/// with the stored copy for a resend of a known `clientId`.
+async fn post_message<A: Adapter>(
+    State(state): State<AppState<A>>,
+    ApiPath(room): ApiPath<String>,
+    ApiQuery(q): ApiQuery<KeyQuery>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Result<Json<PostBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| {
+        let status = e.status();
+        let why = format!("the body must be JSON {{ text, name?, clientId? }}: {}", e.body_text());
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ChatError::new(ErrorCode::TooLarge, why),
+            _ => ChatError::bad_request(why),
+        }
+    })?;
+    let from = (body.name.as_deref(), body.text, body.client_id);
+    let stored = post(
+        &state.chat,
+        (&room, q.key.as_deref()),
+        from,
+        peer.map(|Extension(ConnectInfo(addr))| addr.ip()),
+    )
+    .await?;
+    let status = if stored.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(json!({ "ok": true, "message": Wire(&stored.message) }))).into_response())
 }

@@ -111,6 +111,12 @@ both_stacks! {
         let history = ok(bob.request("history", json!({ "room": "r" })).await);
         assert_eq!(history["messages"][0], before["message"], "stored messages keep their name");
 
+        // Renaming to the same name changes nothing, and keeps her listed.
+        let same = ok(laptop.request("user:rename", json!({ "name": "Annie" })).await);
+        assert_eq!(same["user"], json!({ "id": id, "name": "Annie" }));
+        let members = ok(bob.request("room:join", json!({ "room": "r" })).await)["members"].clone();
+        assert_eq!(names(&members), ["Annie", "bob"]);
+
         let later = Client::keyed(&server.url, "someone", ANN).await;
         assert_eq!(me(&later).await["name"], "Annie", "the name is the person's, kept");
 

@@ -328,6 +328,9 @@ pub(super) async fn rename<A: Adapter>(
 ) -> Result<User, ChatError> {
     let name = validate::display_name(name)?;
     let old = me.current(s);
+    if old.name == name {
+        return Ok(old);
+    }
     let new = User { id: old.id.clone(), name };
     let moved = |_| ChatError::unavailable("could not rename you on every connection; try again");
     let mut rooms = rooms::joined(s);

@@ -7,12 +7,19 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 /// Real-time chat in one binary: Socket.IO rooms, durable history and a web UI
 /// that phones and laptops share.
+///
+/// `rtchat` alone runs `serve`, and takes serve's flags: `rtchat --lan` is
+/// `rtchat serve --lan`.
 #[derive(Debug, Parser)]
-#[command(name = "rtchat", version, propagate_version = true)]
+#[command(name = "rtchat", version, propagate_version = true, args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// What to do.
+    /// What to do (`serve` when left out).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+
+    /// `serve`'s flags, for `rtchat` without a subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 
     /// Log more (-v debug, -vv trace); RUST_LOG overrides both -v and -q.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -199,6 +206,11 @@ pub struct TunnelArgs {
 }
 
 impl Cli {
+    /// What to do: the subcommand given, else `serve` with the top level's flags.
+    pub fn subcommand(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+
     /// The log filter -v and -q ask for, used when RUST_LOG is not set.
     pub fn log_filter(&self) -> &'static str {
         match (self.verbose, self.quiet) {
@@ -240,9 +252,23 @@ mod tests {
 
     fn serve(args: &[&str]) -> Result<ServeArgs, clap::Error> {
         let argv = ["rtchat", "serve"].iter().chain(args);
-        Cli::try_parse_from(argv).map(|c| match c.command {
+        Cli::try_parse_from(argv).map(|c| match c.subcommand() {
             Command::Serve(s) => s,
         })
+    }
+
+    #[test]
+    fn rtchat_alone_is_serve() {
+        let Command::Serve(bare) = Cli::try_parse_from(["rtchat", "--lan", "--port", "0"]).unwrap().subcommand();
+        assert!(bare.lan);
+        assert_eq!(bare.port, 0);
+        let Command::Serve(plain) = Cli::try_parse_from(["rtchat"]).unwrap().subcommand();
+        assert_eq!(plain.port, 3000);
+        assert!(
+            Cli::try_parse_from(["rtchat", "--lan", "serve"]).is_err(),
+            "flags go after serve, or without it"
+        );
+        assert_eq!(serve(&["--lan", "-v"]).unwrap().lan, true);
     }
 
     #[test]

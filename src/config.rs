@@ -197,7 +197,7 @@ mod tests {
 
     fn config(args: &[&str]) -> Result<Config, ConfigError> {
         let argv = ["rtchat", "serve"].iter().chain(args);
-        let crate::cli::Command::Serve(serve) = crate::cli::Cli::try_parse_from(argv).unwrap().command;
+        let crate::cli::Command::Serve(serve) = crate::cli::Cli::try_parse_from(argv).unwrap().subcommand();
         Config::from_args(&serve)
     }
 

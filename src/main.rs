@@ -21,8 +21,8 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match &cli.command {
-            Command::Serve(args) => rtchat::serve(args).await,
+        match cli.subcommand() {
+            Command::Serve(args) => rtchat::serve(&args).await,
         }
     });
     match result {

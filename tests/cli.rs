@@ -194,3 +194,21 @@ async fn no_log_line_shows_a_token_or_a_user_key() {
     assert!(logged.contains("DEBUG") && logged.contains("connected"), "debug logging was on: {logged}");
     assert!(!logged.contains(KEY) && !logged.contains(TOKEN), "a secret was logged:\n{logged}");
 }
+
+/// `rtchat` without a subcommand is `rtchat serve`, flags and all.
+#[test]
+fn rtchat_alone_serves() {
+    let mut child = Command::new(binary())
+        .args(["--json", "--port", "0", "--ui-port", "off", "--db", "memory"])
+        .env("RUST_LOG", "rtchat=warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn rtchat");
+    let mut ready = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut stdout, &mut ready).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let ready: serde_json::Value = serde_json::from_str(&ready).unwrap_or_else(|e| panic!("{ready:?}: {e}"));
+    assert_eq!(ready["event"], "ready");
+}

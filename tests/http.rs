@@ -211,7 +211,10 @@ async fn scripts_post_messages_like_any_client() {
     let (status, body) = post(&format!("{u}/api/rooms/ci/messages"), json!({ "text": "build passed" })).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let message = &body["message"];
-    assert_eq!((&message["text"], &message["user"]), (&json!("build passed"), &json!({ "id": "api:api", "name": "api" })));
+    assert_eq!(
+        (&message["text"], &message["user"]),
+        (&json!("build passed"), &json!({ "id": "api:api", "name": "api" }))
+    );
     assert_eq!(&ann.next("message:new").await, message);
     assert_eq!(seed.next("message").await, "build passed");
 
@@ -279,6 +282,7 @@ async fn posting_needs_the_token() {
     let url = format!("{}/api/rooms/r/messages", server.url);
     let (status, _) = post(&url, json!({ "text": "hi" })).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let r = reqwest::Client::new().post(&url).bearer_auth("s3cret").json(&json!({ "text": "hi" })).send().await;
+    let r =
+        reqwest::Client::new().post(&url).bearer_auth("s3cret").json(&json!({ "text": "hi" })).send().await;
     assert_eq!(r.unwrap().status(), StatusCode::CREATED);
 }

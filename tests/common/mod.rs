@@ -79,7 +79,7 @@ pub struct TestServer {
 fn serve_args(db: &str, extra: &[&str]) -> Config {
     let argv = ["rtchat", "serve", "--host", "127.0.0.1", "--port", "0", "--ui-port", "off", "--db", db];
     let cli = Cli::try_parse_from(argv.iter().chain(extra)).expect("test flags parse");
-    let Sub::Serve(args) = cli.command;
+    let Sub::Serve(args) = cli.subcommand();
     Config::from_args(&args).expect("test config is valid")
 }
 

@@ -111,6 +111,14 @@ pub struct ServeArgs {
     #[arg(long, env = "RTCHAT_MAX_ROOMS", default_value_t = 10_000, value_name = "N")]
     pub max_rooms: usize,
 
+    /// Largest file one upload may carry (bytes, or with KB, MB or GB).
+    #[arg(long, env = "RTCHAT_MAX_UPLOAD", default_value = "10MB", value_parser = parse_size, value_name = "SIZE")]
+    pub max_upload: u64,
+
+    /// Most bytes all uploaded files may take together (bytes, or with KB, MB or GB).
+    #[arg(long, env = "RTCHAT_MAX_STORAGE", default_value = "1GB", value_parser = parse_size, value_name = "SIZE")]
+    pub max_storage: u64,
+
     /// Messages per second from one client address across all its
     /// connections, bursts of twice that; 0 turns this limit off.
     #[arg(long, env = "RTCHAT_RATE_LIMIT_PER_IP", default_value_t = 60)]
@@ -235,6 +243,26 @@ pub const SECRET_SAFE_LOGS: [&str; 6] = [
     "hyper_util=info",
 ];
 
+/// Reads a size: a number of bytes, or one with `KB`, `MB` or `GB` (powers of
+/// 1000, in any case; `KiB`, `MiB` and `GiB` are powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a size such as 10MB"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "k" => 1_000,
+        "mb" | "m" => 1_000_000,
+        "gb" | "g" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => return Err(format!("{text:?}: the unit must be KB, MB or GB")),
+    };
+    number.checked_mul(scale).ok_or_else(|| format!("{text:?} is too large"))
+}
+
 /// The default database file: `rtchat/rtchat.db` in the user's data directory.
 pub fn default_db_path() -> Option<PathBuf> {
     dirs::data_dir().map(|d| d.join("rtchat").join("rtchat.db"))
@@ -258,8 +286,28 @@ mod tests {
     }
 
     #[test]
+    fn sizes_parse() {
+        let cases = [
+            ("10MB", 10_000_000),
+            ("100kb", 100_000),
+            ("1GB", 1_000_000_000),
+            ("512", 512),
+            ("2MiB", 2 << 20),
+        ];
+        for (text, bytes) in cases {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for bad in ["", "MB", "10XB", "-1MB", "99999999999999999999GB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        let s = serve(&[]).unwrap();
+        assert_eq!((s.max_upload, s.max_storage), (10_000_000, 1_000_000_000));
+    }
+
+    #[test]
     fn rtchat_alone_is_serve() {
-        let Command::Serve(bare) = Cli::try_parse_from(["rtchat", "--lan", "--port", "0"]).unwrap().subcommand();
+        let Command::Serve(bare) =
+            Cli::try_parse_from(["rtchat", "--lan", "--port", "0"]).unwrap().subcommand();
         assert!(bare.lan);
         assert_eq!(bare.port, 0);
         let Command::Serve(plain) = Cli::try_parse_from(["rtchat"]).unwrap().subcommand();
@@ -268,7 +316,7 @@ mod tests {
             Cli::try_parse_from(["rtchat", "--lan", "serve"]).is_err(),
             "flags go after serve, or without it"
         );
-        assert_eq!(serve(&["--lan", "-v"]).unwrap().lan, true);
+        assert!(serve(&["--lan", "-v"]).unwrap().lan);
     }
 
     #[test]

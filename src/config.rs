@@ -128,6 +128,8 @@ impl Config {
                 rate_limit_per_ip: args.rate_limit_per_ip,
                 max_rooms: args.max_rooms,
                 rate_limit_requests: args.rate_limit_requests,
+                max_upload: args.max_upload,
+                max_storage: args.max_storage,
             },
             cors: CorsPolicy::new(&args.cors_origins).map_err(ConfigError)?,
             hosts: HostPolicy::for_this_machine(&args.allowed_hosts).map_err(ConfigError)?,

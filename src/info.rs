@@ -81,6 +81,16 @@ fn url(host: IpAddr, port: u16) -> String {
 }
 
 impl ServerInfo {
+    /// The backend address to put in absolute links to files: the tunnel's
+    /// while it is up, else the first network address, else this machine's.
+    pub fn file_base(&self) -> &str {
+        match (&self.tunnel, self.lan.first()) {
+            (Some(tunnel), _) if tunnel.state == "up" => &tunnel.backend,
+            (_, Some(lan)) => &lan.backend,
+            _ => &self.local.backend,
+        }
+    }
+
     /// Describes a server listening on `backend` (and `ui`, when it has a UI
     /// port), reachable from the network at `lan` addresses, best first.
     pub fn new(config: &Config, backend: SocketAddr, ui: Option<SocketAddr>, lan: &[IpAddr]) -> Self {

@@ -35,6 +35,31 @@ pub struct Message {
     pub edited: Option<i64>,
     /// Whether it was deleted (its text is then empty).
     pub deleted: bool,
+    /// The files attached to it.
+    pub files: Vec<File>,
+}
+
+/// A file uploaded to a room, to be attached to messages there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct File {
+    /// 26 random base32 characters: unguessable, so it names the file alone.
+    pub id: String,
+    /// The room it was uploaded to.
+    #[serde(skip)]
+    pub room: String,
+    /// Its name, as uploaded (checked: no path separators or control characters).
+    pub name: String,
+    /// Its media type, as uploaded.
+    #[serde(rename = "type")]
+    pub media_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// An image's width in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// An image's height in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
 }
 
 /// A message accepted by the chat, not yet stored (so without an id).
@@ -53,6 +78,8 @@ pub struct NewMessage {
     /// Whether `user.id` is stable (the sender has a `userKey`): then a
     /// resend is recognised by it, otherwise by the display name.
     pub stable: bool,
+    /// The files it carries, already uploaded to its room.
+    pub files: Vec<File>,
 }
 
 impl NewMessage {
@@ -74,6 +101,7 @@ impl NewMessage {
             client_id: self.client_id,
             edited: None,
             deleted: false,
+            files: self.files,
         }
     }
 }

@@ -175,12 +175,11 @@ where
     let chat = ChatState::new(store.clone(), pipeline.clone(), config.chat.clone(), health, identities);
     let (socket_layer, io) = builder.with_state(chat.clone()).build_layer();
     chat::register(&io).started().await?;
-    let pipeline_task = tokio::spawn(pipeline::run(inbox, store.clone(), io.clone()));
-
     let backend_addr = listeners.backend.local_addr()?;
     let ui_addr = listeners.ui.as_ref().map(TcpListener::local_addr).transpose()?;
     let info = ServerInfo::new(&config, backend_addr, ui_addr, &network_addresses(&config));
     let shared_info = Arc::new(RwLock::new(info.clone()));
+    let pipeline_task = tokio::spawn(pipeline::run(inbox, store.clone(), io.clone(), shared_info.clone()));
     let sessions = Sessions::new(config.max_connections_per_ip);
     let state = AppState {
         chat,

@@ -264,7 +264,7 @@ async fn bad_posts_are_refused_and_store_nothing() {
     }
     let r = reqwest::Client::new().post(&url).body("text=hi").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "not JSON");
-    let (_, history) = get(&format!("{url}")).await;
+    let (_, history) = get(&url).await;
     assert!(history["messages"].as_array().is_none_or(|m| m.is_empty()), "{history}");
 
     // The address's message budget (2 per second, bursts of 4) holds for posts too.

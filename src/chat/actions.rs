@@ -19,7 +19,7 @@ use super::protocol::{
 use super::rooms::{self, Joined, person_room, rich_room, seed_room, user_tag};
 use super::session::{Session, Turn};
 use super::{ChatState, validate};
-use crate::model::{Change, Edit, Message, NewMessage, Room, User, now_ms, parse_message_id};
+use crate::model::{Change, Edit, File, Message, NewMessage, Room, User, now_ms, parse_message_id};
 use crate::store::{Cursor, Page, RoomQuery};
 
 /// Most chat rooms one connection may be in at once.
@@ -180,10 +180,11 @@ async fn accept<A: Adapter>(
     s: &SocketRef<A>,
     me: &Session,
     chat: &ChatState,
-    SendRequest { room, text, client_id }: SendRequest,
+    SendRequest { room, text, client_id, files }: SendRequest,
 ) -> Result<NewMessage, ChatError> {
     validate::room_id(&room)?;
-    validate::message_text(&text, chat.settings.max_message_len)?;
+    let files = validate::file_ids(files)?;
+    validate::message_body(&text, chat.settings.max_message_len, !files.is_empty())?;
     validate::client_id(client_id.as_deref())?;
     chat.health.check()?;
     spend_message(me, chat)?;
@@ -194,8 +195,27 @@ async fn accept<A: Adapter>(
     if me.stop_typing(&room) {
         announce_typing(s, me, &room, false).await;
     }
+    let files = attached(chat, &room, files).await?;
     let user = joined.user().unwrap_or_else(|| me.user.clone());
-    Ok(NewMessage { room, user, text, ts: now_ms(), client_id, stable: me.stable })
+    Ok(NewMessage { room, user, text, ts: now_ms(), client_id, stable: me.stable, files })
+}
+
+/// The records of the files a message attaches, in the order given; each
+/// must have been uploaded to `room`.
+async fn attached(chat: &ChatState, room: &str, ids: Vec<String>) -> Result<Vec<File>, ChatError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found = chat.store.room_files(room, ids.clone()).await?;
+    ids.iter()
+        .map(|id| {
+            let at = found
+                .iter()
+                .position(|f| f.id == *id)
+                .ok_or_else(|| ChatError::bad_request(format!("file {id} was not uploaded to this room")))?;
+            Ok(found.swap_remove(at))
+        })
+        .collect()
 }
 
 /// A message from the REST API (`POST /api/rooms/{room}/messages`), checked,
@@ -207,11 +227,12 @@ async fn accept<A: Adapter>(
 pub async fn post(
     chat: &ChatState,
     (room, key): (&str, Option<&str>),
-    (name, text, client_id): (Option<&str>, String, Option<String>),
+    (name, text, client_id, files): (Option<&str>, String, Option<String>, Option<Vec<String>>),
     addr: Option<std::net::IpAddr>,
 ) -> Result<crate::store::Appended, ChatError> {
     let id = validate::room_id(room)?;
-    validate::message_text(&text, chat.settings.max_message_len)?;
+    let files = validate::file_ids(files)?;
+    validate::message_body(&text, chat.settings.max_message_len, !files.is_empty())?;
     validate::client_id(client_id.as_deref())?;
     let name = validate::display_name(name.unwrap_or("api"))?;
     chat.health.check()?;
@@ -230,8 +251,9 @@ pub async fn post(
         }
     };
     access::admit(&room, Pass::Key(key))?;
+    let files = attached(chat, &room.id, files).await?;
     let user = User { id: format!("api:{name}"), name };
-    let message = NewMessage { room: room.id, user, text, ts: now_ms(), client_id, stable: false };
+    let message = NewMessage { room: room.id, user, text, ts: now_ms(), client_id, stable: false, files };
     let (done, stored) = tokio::sync::oneshot::channel();
     chat.pipeline.enqueue(message, Box::new(move |outcome| drop(done.send(outcome)))).await;
     let stored = stored.await.unwrap_or_else(|_| Err(ChatError::unavailable("the server is shutting down")));

@@ -73,7 +73,7 @@ async fn on_plain_message<A: Adapter>(req: Request<A, String>, State(chat): Stat
     req.send_message(&chat, |cx, text| {
         let room = cx.me.current_room();
         let room = room.ok_or_else(|| ChatError::forbidden("join a room before sending messages"))?;
-        Ok(SendRequest { room, text, client_id: None })
+        Ok(SendRequest { room, text, client_id: None, files: None })
     })
     .await
 }

@@ -63,6 +63,10 @@ pub struct ChatSettings {
     pub max_rooms: usize,
     /// Requests other than messages per second per connection; `0` turns it off.
     pub rate_limit_requests: u32,
+    /// Largest upload, in bytes.
+    pub max_upload: u64,
+    /// Most bytes all files may take together.
+    pub max_storage: u64,
 }
 
 /// Everything a handler needs; a cheap clone around an `Arc`.

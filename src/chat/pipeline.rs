@@ -22,8 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::error::ChatError;
-use super::protocol::{Wire, event};
+use super::protocol::{Wire, event, file_url};
 use super::{evict, rooms};
+use crate::info::ServerInfo;
 use crate::model::{Message, NewMessage};
 use crate::store::{Appended, Store, StoreError};
 
@@ -101,8 +102,17 @@ fn stopped() -> ChatError {
     ChatError::unavailable("the server is shutting down; try again in a moment")
 }
 
+/// Where plain clients are told files are: the server's best-known public
+/// address (see [`ServerInfo::file_base`]).
+pub type Addresses = Arc<std::sync::RwLock<ServerInfo>>;
+
 /// Runs the pipeline until every [`Pipeline`] handle is dropped.
-pub async fn run<A: Adapter>(mut inbox: PipelineInbox, store: Arc<dyn Store>, io: SocketIo<A>) {
+pub async fn run<A: Adapter>(
+    mut inbox: PipelineInbox,
+    store: Arc<dyn Store>,
+    io: SocketIo<A>,
+    at: Addresses,
+) {
     let mut batch = Vec::new();
     let mut waiters = Vec::new();
     let mut drained = Vec::new();
@@ -123,7 +133,8 @@ pub async fn run<A: Adapter>(mut inbox: PipelineInbox, store: Arc<dyn Store>, io
         }
         if !batch.is_empty() {
             let span = tracing::info_span!("batch", messages = batch.len());
-            let stored = store_and_deliver(store.as_ref(), &io, &mut batch, &mut waiters, &mut unsettled);
+            let stored =
+                store_and_deliver(store.as_ref(), (&io, &at), &mut batch, &mut waiters, &mut unsettled);
             stored.instrument(span).await;
         }
         for done in drained.drain(..) {
@@ -136,7 +147,7 @@ pub async fn run<A: Adapter>(mut inbox: PipelineInbox, store: Arc<dyn Store>, io
 /// message in order; if the commit fails, every message in it is refused.
 async fn store_and_deliver<A: Adapter>(
     store: &dyn Store,
-    io: &SocketIo<A>,
+    (io, at): (&SocketIo<A>, &Addresses),
     batch: &mut Vec<NewMessage>,
     waiters: &mut Vec<Owed>,
     unsettled: &mut Unsettled,
@@ -146,7 +157,7 @@ async fn store_and_deliver<A: Adapter>(
         Ok(results) => {
             for ((appended, done), key) in results.into_iter().zip(waiters.drain(..)).zip(resends) {
                 if unsettled.settle(&appended, key) {
-                    broadcast(io, &appended.message).await;
+                    broadcast(io, at, &appended.message).await;
                 }
                 done.answer(Ok(appended));
             }
@@ -168,14 +179,27 @@ async fn store_and_deliver<A: Adapter>(
 /// Delivers a stored message: `message:new` to rich members, the plain text to
 /// seed-style clients whose current room it is. A member whose queue is full
 /// is dropped before the next message (see [`evict`]).
-async fn broadcast<A: Adapter>(io: &SocketIo<A>, message: &Message) {
+async fn broadcast<A: Adapter>(io: &SocketIo<A>, at: &Addresses, message: &Message) {
     let (rich, seed) = rooms::delivery_rooms(&message.room);
     if let Err(e) = io.to(rich).emit(event::MESSAGE_NEW, &Wire(message)).await {
         evict::after_broadcast(io, &rooms::rich_room(&message.room), e);
     }
-    if let Err(e) = io.to(seed).emit(event::MESSAGE, &message.text).await {
+    if let Err(e) = io.to(seed).emit(event::MESSAGE, &plain_text(at, message)).await {
         evict::after_broadcast(io, &rooms::seed_room(&message.room), e);
     }
+}
+
+/// A message as plain clients get it: its text, then each file's absolute
+/// URL on a line of its own.
+fn plain_text<'a>(at: &Addresses, message: &'a Message) -> std::borrow::Cow<'a, str> {
+    if message.files.is_empty() {
+        return std::borrow::Cow::Borrowed(&message.text);
+    }
+    let base = at.read().unwrap_or_else(|p| p.into_inner()).file_base().to_owned();
+    let urls = message.files.iter().map(|f| format!("{base}{}", file_url(f)));
+    let lines: Vec<String> =
+        std::iter::once(message.text.clone()).filter(|t| !t.is_empty()).chain(urls).collect();
+    std::borrow::Cow::Owned(lines.join("\n"))
 }
 
 /// A send that can be resent, as its key: a hash of its room, author (the

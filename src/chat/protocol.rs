@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::model::{Message, Room, User};
+use crate::model::{File, Message, Room, User};
 
 /// Event names. Each is spelled here only; handlers and emits use these.
 pub mod event {
@@ -146,6 +146,9 @@ pub struct SendRequest {
     /// The sender's id for this message; a resend with the same id is stored once.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// Files uploaded to the room to attach, at most 10; `text` may then be empty.
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
 }
 
 /// `user:rename`.
@@ -409,6 +412,62 @@ struct MessageOut<'a> {
     edited: Option<i64>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     deleted: bool,
+    #[serde(skip_serializing_if = "Files::is_empty")]
+    files: Files<'a>,
+}
+
+/// A message's files on the wire, each with its `url`.
+struct Files<'a>(&'a [File]);
+
+impl Files<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Files<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Wire))
+    }
+}
+
+#[derive(Serialize)]
+struct FileOut<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    media_type: &'a str,
+    size: u64,
+    url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u32>,
+}
+
+/// What a file name keeps unescaped in a URL path: letters, digits and `-._~`.
+const NAME_IN_PATH: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Where a file's bytes are, relative to the server: `/files/<id>/<name>`.
+pub fn file_url(file: &File) -> String {
+    format!("/files/{}/{}", file.id, percent_encoding::utf8_percent_encode(&file.name, NAME_IN_PATH))
+}
+
+impl Serialize for Wire<'_, File> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let f = self.0;
+        FileOut {
+            id: &f.id,
+            name: &f.name,
+            media_type: &f.media_type,
+            size: f.size,
+            url: file_url(f),
+            width: f.width,
+            height: f.height,
+        }
+        .serialize(s)
+    }
 }
 
 fn user_out(user: &User) -> UserOut<'_> {
@@ -433,6 +492,7 @@ impl Serialize for Wire<'_, Message> {
             client_id: m.client_id.as_deref(),
             edited: m.edited,
             deleted: m.deleted,
+            files: Files(&m.files),
         }
         .serialize(s)
     }
@@ -475,6 +535,7 @@ mod tests {
             client_id: Some("c1".into()),
             edited: None,
             deleted: false,
+            files: Vec::new(),
         };
         let ack = serde_json::to_value(SendAck { ok: true, message: message.clone() }).unwrap();
         let expected = json!({

@@ -112,6 +112,61 @@ pub fn message_text(text: &str, max_len: usize) -> Result<(), ChatError> {
     Ok(())
 }
 
+/// Checks a message's text: like [`message_text`], but it may be empty when
+/// the message carries files.
+pub fn message_body(text: &str, max_len: usize, has_files: bool) -> Result<(), ChatError> {
+    match message_text(text, max_len) {
+        Err(e) if has_files && e.code == ErrorCode::BadRequest => Ok(()),
+        other => other,
+    }
+}
+
+/// Most files one message carries.
+pub const MAX_FILES: usize = 10;
+/// Length of a file id: base32 characters, 130 random bits.
+pub const FILE_ID_LEN: usize = 26;
+
+/// A new file's id: [`FILE_ID_LEN`] random base32 characters.
+pub fn file_id() -> String {
+    let mut bytes = [0u8; FILE_ID_LEN];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    bytes.iter().map(|b| char::from(BASE32[usize::from(b % 32)])).collect()
+}
+
+/// Checks the file ids a message asks to carry: at most [`MAX_FILES`], each
+/// of a file id's shape, none twice.
+pub fn file_ids(ids: Option<Vec<String>>) -> Result<Vec<String>, ChatError> {
+    let ids = ids.unwrap_or_default();
+    if ids.len() > MAX_FILES {
+        return Err(ChatError::bad_request(format!("a message carries at most {MAX_FILES} files")));
+    }
+    let shaped = |id: &String| id.len() == FILE_ID_LEN && id.bytes().all(|b| BASE32.contains(&b));
+    if !ids.iter().all(shaped) {
+        return Err(ChatError::bad_request("files must be the ids the upload answered"));
+    }
+    if ids.iter().enumerate().any(|(i, id)| ids[..i].contains(id)) {
+        return Err(ChatError::bad_request("a file is attached twice"));
+    }
+    Ok(ids)
+}
+
+/// Checks an uploaded file's name: 1 to 128 characters, no path separators
+/// or control characters.
+pub fn file_name(name: &str) -> Result<String, ChatError> {
+    let name = name.trim();
+    let ok = (1..=128).contains(&name.chars().count())
+        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+        && name != "."
+        && name != "..";
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(ChatError::bad_request(
+            "a file name is 1 to 128 characters, without / or \\ or control characters",
+        ))
+    }
+}
+
 /// Checks an optional `clientId`: 1..=64 printable characters.
 pub fn client_id(id: Option<&str>) -> Result<(), ChatError> {
     match id {

@@ -23,11 +23,17 @@ use crate::chat::protocol::{HistoryRequest, RoomsRequest, Wire};
 use crate::chat::validate;
 
 /// A refusal as the REST API sends it: the protocol's code and an HTTP status.
-struct ApiError(ChatError);
+pub(super) struct ApiError(ChatError);
 
 impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
         Self(e)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self(e.into())
     }
 }
 
@@ -46,7 +52,7 @@ impl IntoResponse for ApiError {
 }
 
 /// A query string read like axum's `Query`, refused as an [`ApiError`].
-struct ApiQuery<T>(T);
+pub(super) struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
@@ -59,7 +65,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// A path parameter read like axum's `Path`, refused as an [`ApiError`].
-struct ApiPath<T>(T);
+pub(super) struct ApiPath<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
@@ -73,7 +79,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 
 /// The token of an `Authorization: Bearer <token>` header; the scheme is
 /// case-insensitive, as HTTP says.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -90,6 +96,12 @@ pub fn routes<A: Adapter>(state: AppState<A>) -> Router<AppState<A>> {
             get(messages::<A>)
                 .post(post_message::<A>)
                 .layer(DefaultBodyLimit::max(crate::server::MAX_PAYLOAD as usize)),
+        )
+        .route(
+            "/rooms/{room}/files",
+            axum::routing::post(super::files::upload::<A>).layer(DefaultBodyLimit::max(
+                super::files::upload_body_limit(state.chat.settings.max_upload),
+            )),
         )
         .fallback(|| async { ApiError(ChatError::not_found("no such API endpoint")) })
         .route_layer(middleware::from_fn_with_state(state, require_token::<A>))
@@ -200,6 +212,8 @@ struct PostBody {
     name: Option<String>,
     #[serde(default)]
     client_id: Option<String>,
+    #[serde(default)]
+    files: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -219,13 +233,13 @@ async fn post_message<A: Adapter>(
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| {
         let status = e.status();
-        let why = format!("the body must be JSON {{ text, name?, clientId? }}: {}", e.body_text());
+        let why = format!("the body must be JSON {{ text, name?, clientId?, files? }}: {}", e.body_text());
         match status {
             StatusCode::PAYLOAD_TOO_LARGE => ChatError::new(ErrorCode::TooLarge, why),
             _ => ChatError::bad_request(why),
         }
     })?;
-    let from = (body.name.as_deref(), body.text, body.client_id);
+    let from = (body.name.as_deref(), body.text, body.client_id, body.files);
     let stored = post(
         &state.chat,
         (&room, q.key.as_deref()),

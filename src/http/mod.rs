@@ -5,6 +5,7 @@
 mod api;
 mod assets;
 pub mod cors;
+mod files;
 pub mod guard;
 pub mod hosts;
 pub mod sessions;
@@ -72,6 +73,7 @@ pub fn app<A: Adapter>(state: AppState<A>) -> Router {
         .route("/healthz", get(api::healthz::<A>))
         .route("/metrics", get(api::metrics::<A>))
         .nest("/api", api::routes(state.clone()))
+        .route("/files/{id}/{name}", get(files::download::<A>))
         .fallback_service(assets::service())
         .with_state(state);
     // One Socket.IO service (one Engine.IO session table), also used to end

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{Appended, Listed, Page, RoomQuery, Store, StoreError};
-use crate::model::{Change, Message, NewMessage, Room};
+use crate::model::{Change, File, Message, NewMessage, Room};
 
 /// Records kept before the cache starts over; a record is about 100 bytes.
 const MAX_ROOMS: usize = 10_000;
@@ -122,6 +122,22 @@ impl Store for RoomCache {
         self.inner.delete_room(id, by).await?;
         self.lock().remove(id);
         Ok(())
+    }
+
+    async fn put_file(&self, file: File, data: Vec<u8>) -> Result<(), StoreError> {
+        self.inner.put_file(file, data).await
+    }
+
+    async fn file(&self, id: &str) -> Result<Option<(File, Vec<u8>)>, StoreError> {
+        self.inner.file(id).await
+    }
+
+    async fn room_files(&self, room: &str, ids: Vec<String>) -> Result<Vec<File>, StoreError> {
+        self.inner.room_files(room, ids).await
+    }
+
+    async fn files_size(&self) -> Result<u64, StoreError> {
+        self.inner.files_size().await
     }
 
     async fn user_name(&self, id: &str) -> Result<Option<String>, StoreError> {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Appended, Listed, Page, RoomQuery, Store, StoreError};
-use crate::model::{Change, Message, NewMessage, Room};
+use crate::model::{Change, File, Message, NewMessage, Room};
 
 /// How long opening the database may take at startup, connecting and
 /// migrating included; with Redis's own deadline a start gives up within 10 s.
@@ -119,6 +119,22 @@ impl Store for Deadlines {
 
     async fn delete_room(&self, id: &str, by: &str) -> Result<(), StoreError> {
         within(self.limits.write, self.inner.delete_room(id, by)).await
+    }
+
+    async fn put_file(&self, file: File, data: Vec<u8>) -> Result<(), StoreError> {
+        within(self.limits.write, self.inner.put_file(file, data)).await
+    }
+
+    async fn file(&self, id: &str) -> Result<Option<(File, Vec<u8>)>, StoreError> {
+        within(self.limits.read, self.inner.file(id)).await
+    }
+
+    async fn room_files(&self, room: &str, ids: Vec<String>) -> Result<Vec<File>, StoreError> {
+        within(self.limits.read, self.inner.room_files(room, ids)).await
+    }
+
+    async fn files_size(&self) -> Result<u64, StoreError> {
+        within(self.limits.read, self.inner.files_size()).await
     }
 
     async fn user_name(&self, id: &str) -> Result<Option<String>, StoreError> {

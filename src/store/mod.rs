@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::model::{Change, Message, NewMessage, Room};
+use crate::model::{Change, File, Message, NewMessage, Room};
 
 /// Where history lives, as chosen with `--db`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,15 +207,27 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_room_if_unused(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Edits or deletes a stored message on behalf of its author, durably,
-    /// and returns it as changed. Fails with [`StoreError::NotFound`] when the
+    /// and returns it as changed (a deleted message's files are deleted too). Fails with [`StoreError::NotFound`] when the
     /// room has no such message (or, for an edit, it was deleted) and
     /// [`StoreError::NotYours`] when `change.by` is not its author. Deleting a
     /// deleted message returns it again.
     async fn change(&self, change: Change) -> Result<Message, StoreError>;
 
-    /// Deletes a room and all its messages, if `by` created it: fails with
+    /// Deletes a room and all its messages and files, if `by` created it: fails with
     /// [`StoreError::NotFound`] or [`StoreError::NotYours`] otherwise.
     async fn delete_room(&self, id: &str, by: &str) -> Result<(), StoreError>;
+
+    /// Stores an uploaded file's record and bytes.
+    async fn put_file(&self, file: File, data: Vec<u8>) -> Result<(), StoreError>;
+
+    /// A file's record and bytes.
+    async fn file(&self, id: &str) -> Result<Option<(File, Vec<u8>)>, StoreError>;
+
+    /// The records of those of `ids` that were uploaded to `room`.
+    async fn room_files(&self, room: &str, ids: Vec<String>) -> Result<Vec<File>, StoreError>;
+
+    /// The bytes all files take together.
+    async fn files_size(&self) -> Result<u64, StoreError>;
 
     /// The stored display name of the stable user `id`, if they have one.
     async fn user_name(&self, id: &str) -> Result<Option<String>, StoreError>;

@@ -2,10 +2,13 @@
 //! and turning a row into a domain type.
 
 use super::{Appended, Cursor, Page, StoreError};
-use crate::model::{Change, Edit, Message, Room, User, message_id};
+use crate::model::{Change, Edit, File, Message, Room, User, message_id};
 
 /// The columns a message is read from, in the order [`message_row!`] expects.
-pub const MESSAGE_COLUMNS: &str = "seq, room, user_id, user_name, text, ts, client_id, edited, deleted";
+pub const MESSAGE_COLUMNS: &str =
+    "seq, room, user_id, user_name, text, ts, client_id, edited, deleted, files";
+/// The columns a file's record is read from, in the order [`file_row!`] expects.
+pub const FILE_COLUMNS: &str = "id, room, name, type, size, width, height";
 /// The columns a room is read from, in the order [`room_row!`] expects.
 pub const ROOM_COLUMNS: &str = "id, private, key_hash, name, creator";
 /// Where a room listing ([`rooms_query`]) puts `last_active`: after [`ROOM_COLUMNS`].
@@ -24,6 +27,22 @@ macro_rules! message_row {
             $row.$get(6)?,
             $row.$get(7)?,
             $row.$get(8)?,
+            $row.$get(9)?,
+        )
+    };
+}
+
+/// Builds a [`crate::model::File`] from a row of [`FILE_COLUMNS`], like [`message_row!`].
+macro_rules! file_row {
+    ($row:ident . $get:ident) => {
+        $crate::store::sql::file(
+            $row.$get(0)?,
+            $row.$get(1)?,
+            $row.$get(2)?,
+            $row.$get(3)?,
+            $row.$get(4)?,
+            $row.$get(5)?,
+            $row.$get(6)?,
         )
     };
 }
@@ -35,7 +54,7 @@ macro_rules! room_row {
     };
 }
 
-pub(crate) use {message_row, room_row};
+pub(crate) use {file_row, message_row, room_row};
 
 /// A message from its columns (one argument per column).
 #[allow(clippy::too_many_arguments)]
@@ -48,8 +67,39 @@ pub fn message(
     client_id: Option<String>,
     edited: Option<i64>,
     deleted: bool,
+    files: Option<String>,
 ) -> Message {
-    Message { id: message_id(seq as u64), room, user, text, ts, client_id, edited, deleted }
+    // Written by `files_column` only; unreadable JSON would be a corrupt row, shown without files.
+    let files = files.and_then(|json| serde_json::from_str::<Vec<File>>(&json).ok()).unwrap_or_default();
+    let files = files.into_iter().map(|f| File { room: room.clone(), ..f }).collect();
+    Message { id: message_id(seq as u64), room, user, text, ts, client_id, edited, deleted, files }
+}
+
+/// A message's `files` column: the records of its files as JSON, or NULL.
+pub fn files_column(files: &[File]) -> Option<String> {
+    (!files.is_empty()).then(|| serde_json::to_string(files).expect("file records always serialize"))
+}
+
+/// A file record from its columns.
+pub fn file(
+    id: String,
+    room: String,
+    name: String,
+    media_type: String,
+    size: i64,
+    width: Option<i64>,
+    height: Option<i64>,
+) -> File {
+    let pixels = |n: Option<i64>| n.and_then(|n| u32::try_from(n).ok());
+    File {
+        id,
+        room,
+        name,
+        media_type,
+        size: size.max(0) as u64,
+        width: pixels(width),
+        height: pixels(height),
+    }
 }
 
 /// A room from its columns; a stored key hash of the wrong length opens nothing.
@@ -80,6 +130,7 @@ pub fn changed(stored: Option<Message>, change: Change) -> Result<Message, Store
         Edit::Delete => {
             message.text.clear();
             message.deleted = true;
+            message.files.clear();
         }
     }
     message.edited = Some(change.at.max(message.edited.map_or(i64::MIN, |e| e.saturating_add(1))));
@@ -205,7 +256,7 @@ mod tests {
 
     fn stored(by: &str) -> Message {
         let user = User { id: by.into(), name: "ann".into() };
-        message(7, "lobby".into(), user, "hi".into(), 1, None, None, false)
+        message(7, "lobby".into(), user, "hi".into(), 1, None, None, false, None)
     }
 
     fn change(by: &str, edit: Edit, at: i64) -> Change {

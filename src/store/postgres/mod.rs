@@ -19,9 +19,9 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
-use super::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row};
+use super::sql::{self, FILE_COLUMNS, MESSAGE_COLUMNS, ROOM_COLUMNS, file_row, message_row, room_row};
 use super::{Appended, Listed, Page, RoomQuery, Store, StoreError};
-use crate::model::{Change, Message, NewMessage, Room, now_ms};
+use crate::model::{Change, File, Message, NewMessage, Room, now_ms};
 
 mod schema;
 use schema::SCHEMA;
@@ -173,6 +173,11 @@ fn message_from_row(row: &Row) -> Result<Message, StoreError> {
     read().map_err(backend)
 }
 
+fn file_from_row(row: &Row) -> Result<File, StoreError> {
+    let read = || -> Result<File, tokio_postgres::Error> { Ok(file_row!(row.try_get)) };
+    read().map_err(backend)
+}
+
 fn room_from_row(row: &Row) -> Result<Room, StoreError> {
     let read = || -> Result<Room, tokio_postgres::Error> { Ok(room_row!(row.try_get)) };
     read().map_err(backend)
@@ -198,8 +203,8 @@ async fn append_batch(client: &mut Client, batch: Vec<NewMessage>) -> Result<Vec
         .map_err(backend)?;
     let insert = tx
         .prepare(
-            "INSERT INTO rtchat_messages (seq, room, user_id, user_name, text, ts, client_id, author)
-             VALUES (nextval('rtchat_message_seq'), $1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+            "INSERT INTO rtchat_messages (seq, room, user_id, user_name, text, ts, client_id, author, files)
+             VALUES (nextval('rtchat_message_seq'), $1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
         )
         .await
         .map_err(backend)?;
@@ -213,7 +218,19 @@ async fn append_batch(client: &mut Client, batch: Vec<NewMessage>) -> Result<Vec
             continue;
         }
         let row = tx
-            .query_one(&insert, &[&m.room, &m.user.id, &m.user.name, &m.text, &m.ts, &m.client_id, &author])
+            .query_one(
+                &insert,
+                &[
+                    &m.room,
+                    &m.user.id,
+                    &m.user.name,
+                    &m.text,
+                    &m.ts,
+                    &m.client_id,
+                    &author,
+                    &sql::files_column(&m.files),
+                ],
+            )
             .await
             .map_err(backend)?;
         let seq: i64 = row.try_get(0).map_err(backend)?;
@@ -269,13 +286,18 @@ async fn change_message(client: &mut Client, change: Change) -> Result<Message, 
     let query =
         format!("SELECT {MESSAGE_COLUMNS} FROM rtchat_messages WHERE room = $1 AND seq = $2 FOR UPDATE");
     let row = tx.query_opt(&query, &[&change.room, &seq]).await.map_err(backend)?;
-    let message = sql::changed(row.as_ref().map(message_from_row).transpose()?, change)?;
+    let stored = row.as_ref().map(message_from_row).transpose()?;
+    let before = stored.as_ref().map(|m| m.files.clone()).unwrap_or_default();
+    let message = sql::changed(stored, change)?;
     tx.execute(
-        "UPDATE rtchat_messages SET text = $2, edited = $3, deleted = $4 WHERE seq = $1",
-        &[&seq, &message.text, &message.edited, &message.deleted],
+        "UPDATE rtchat_messages SET text = $2, edited = $3, deleted = $4, files = $5 WHERE seq = $1",
+        &[&seq, &message.text, &message.edited, &message.deleted, &sql::files_column(&message.files)],
     )
     .await
     .map_err(backend)?;
+    for gone in before.iter().filter(|f| !message.files.contains(f)) {
+        tx.execute("DELETE FROM rtchat_files WHERE id = $1", &[&gone.id]).await.map_err(backend)?;
+    }
     tx.commit().await.map_err(backend)?;
     Ok(message)
 }
@@ -293,6 +315,7 @@ async fn delete_room(client: &mut Client, id: &str, by: &str) -> Result<(), Stor
     let room = room.ok_or_else(|| StoreError::NotFound(format!("there is no room {id:?}")))?;
     sql::may_delete_room(room.creator.as_deref(), by)?;
     tx.execute("DELETE FROM rtchat_messages WHERE room = $1", &[&id]).await.map_err(backend)?;
+    tx.execute("DELETE FROM rtchat_files WHERE room = $1", &[&id]).await.map_err(backend)?;
     tx.execute("DELETE FROM rtchat_rooms WHERE id = $1", &[&id]).await.map_err(backend)?;
     tx.commit().await.map_err(backend)
 }
@@ -413,6 +436,56 @@ impl Store for PostgresStore {
         let out = delete_room(&mut lease, id, by).await;
         lease.done();
         out
+    }
+
+    async fn put_file(&self, file: File, data: Vec<u8>) -> Result<(), StoreError> {
+        let lease = self.writer().await?;
+        let (size, width, height) = (file.size as i64, file.width.map(i64::from), file.height.map(i64::from));
+        let out = lease
+            .execute(
+                "INSERT INTO rtchat_files (id, room, name, type, size, width, height, data, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[
+                    &file.id,
+                    &file.room,
+                    &file.name,
+                    &file.media_type,
+                    &size,
+                    &width,
+                    &height,
+                    &data,
+                    &now_ms(),
+                ],
+            )
+            .await;
+        lease.done();
+        out.map(drop).map_err(backend)
+    }
+
+    async fn file(&self, id: &str) -> Result<Option<(File, Vec<u8>)>, StoreError> {
+        let lease = self.reader().await?;
+        let sql = format!("SELECT {FILE_COLUMNS}, data FROM rtchat_files WHERE id = $1");
+        let out = lease.query_opt(&sql, &[&id]).await;
+        lease.done();
+        match out.map_err(backend)? {
+            Some(row) => Ok(Some((file_from_row(&row)?, row.try_get(7).map_err(backend)?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn room_files(&self, room: &str, ids: Vec<String>) -> Result<Vec<File>, StoreError> {
+        let lease = self.reader().await?;
+        let sql = format!("SELECT {FILE_COLUMNS} FROM rtchat_files WHERE room = $1 AND id = ANY($2)");
+        let out = lease.query(&sql, &[&room, &ids]).await;
+        lease.done();
+        out.map_err(backend)?.iter().map(file_from_row).collect()
+    }
+
+    async fn files_size(&self) -> Result<u64, StoreError> {
+        let lease = self.reader().await?;
+        let out = lease.query_one("SELECT COALESCE(SUM(size), 0)::BIGINT FROM rtchat_files", &[]).await;
+        lease.done();
+        out.and_then(|row| row.try_get::<_, i64>(0)).map(|n| n.max(0) as u64).map_err(backend)
     }
 
     async fn user_name(&self, id: &str) -> Result<Option<String>, StoreError> {

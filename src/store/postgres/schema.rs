@@ -44,6 +44,19 @@ pub const SCHEMA: &str = r#"
         name       TEXT NOT NULL,
         updated_at BIGINT NOT NULL
     );
+    ALTER TABLE rtchat_messages ADD COLUMN IF NOT EXISTS files TEXT;
+    CREATE TABLE IF NOT EXISTS rtchat_files (
+        id         TEXT PRIMARY KEY,
+        room       TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        type       TEXT NOT NULL,
+        size       BIGINT NOT NULL,
+        width      BIGINT,
+        height     BIGINT,
+        data       BYTEA NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS rtchat_files_by_room ON rtchat_files (room);
     CREATE TABLE IF NOT EXISTS rtchat_secrets (
         name       TEXT PRIMARY KEY,
         value      BYTEA NOT NULL

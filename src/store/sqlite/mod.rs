@@ -14,8 +14,10 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use self::file::{FileGuard, LastWrite};
-use crate::model::{Change, Message, NewMessage, Room, now_ms};
-use crate::store::sql::{self, MESSAGE_COLUMNS, ROOM_COLUMNS, message_row, room_row, seq_param};
+use crate::model::{Change, File, Message, NewMessage, Room, now_ms};
+use crate::store::sql::{
+    self, FILE_COLUMNS, MESSAGE_COLUMNS, ROOM_COLUMNS, file_row, message_row, room_row, seq_param,
+};
 use crate::store::{Appended, DbTarget, Listed, Page, RoomQuery, Store, StoreError};
 
 /// Read-only connections opened beside the writer for file databases.
@@ -174,8 +176,8 @@ fn append_batch(w: &mut Writer, batch: Vec<NewMessage>) -> rusqlite::Result<Vec<
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = ?1 AND author = ?2 AND client_id = ?3"
         ))?;
         let mut insert = tx.prepare_cached(
-            "INSERT INTO messages (seq, room, user_id, user_name, text, ts, client_id, author)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO messages (seq, room, user_id, user_name, text, ts, client_id, author, files)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         for m in batch {
             let author = m.author();
@@ -197,7 +199,8 @@ fn append_batch(w: &mut Writer, batch: Vec<NewMessage>) -> rusqlite::Result<Vec<
                 m.text,
                 m.ts,
                 m.client_id,
-                author
+                author,
+                sql::files_column(&m.files)
             ])?;
             out.push(Appended { message: m.stored(seq), duplicate: false });
         }
@@ -230,12 +233,16 @@ fn change_message(conn: &mut Connection, change: Change) -> Result<Message, Stor
         })
         .map_err(backend)?;
     let seq = seq_param(change.seq);
+    let before = stored.as_ref().map(|m| m.files.clone()).unwrap_or_default();
     let message = sql::changed(stored, change)?;
     tx.execute(
-        "UPDATE messages SET text = ?2, edited = ?3, deleted = ?4 WHERE seq = ?1",
-        params![seq, message.text, message.edited, message.deleted],
+        "UPDATE messages SET text = ?2, edited = ?3, deleted = ?4, files = ?5 WHERE seq = ?1",
+        params![seq, message.text, message.edited, message.deleted, sql::files_column(&message.files)],
     )
     .map_err(backend)?;
+    for gone in before.iter().filter(|f| !message.files.contains(f)) {
+        tx.execute("DELETE FROM files WHERE id = ?1", [&gone.id]).map_err(backend)?;
+    }
     tx.commit().map_err(backend)?;
     Ok(message)
 }
@@ -247,8 +254,13 @@ fn delete_room(conn: &mut Connection, id: &str, by: &str) -> Result<(), StoreErr
     let room = room.ok_or_else(|| StoreError::NotFound(format!("there is no room {id:?}")))?;
     sql::may_delete_room(room.creator.as_deref(), by)?;
     tx.execute("DELETE FROM messages WHERE room = ?1", [id]).map_err(backend)?;
+    tx.execute("DELETE FROM files WHERE room = ?1", [id]).map_err(backend)?;
     tx.execute("DELETE FROM rooms WHERE id = ?1", [id]).map_err(backend)?;
     tx.commit().map_err(backend)
+}
+
+fn file_from_row(row: &Row<'_>) -> rusqlite::Result<File> {
+    Ok(file_row!(row.get))
 }
 
 fn select_room(conn: &Connection, id: &str) -> rusqlite::Result<Option<Room>> {
@@ -358,6 +370,63 @@ impl Store for SqliteStore {
     async fn delete_room(&self, id: &str, by: &str) -> Result<(), StoreError> {
         let (id, by) = (id.to_owned(), by.to_owned());
         self.write(move |w| delete_room(&mut w.conn, &id, &by)).await
+    }
+
+    async fn put_file(&self, file: File, data: Vec<u8>) -> Result<(), StoreError> {
+        self.write(move |w| {
+            w.conn
+                .execute(
+                    "INSERT INTO files (id, room, name, type, size, width, height, data, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        file.id,
+                        file.room,
+                        file.name,
+                        file.media_type,
+                        file.size as i64,
+                        file.width,
+                        file.height,
+                        data,
+                        now_ms()
+                    ],
+                )
+                .map(drop)
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn file(&self, id: &str) -> Result<Option<(File, Vec<u8>)>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!("SELECT {FILE_COLUMNS}, data FROM files WHERE id = ?1"))
+                .and_then(|mut s| s.query_row([id], |r| Ok((file_from_row(r)?, r.get(7)?))).optional())
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn room_files(&self, room: &str, ids: Vec<String>) -> Result<Vec<File>, StoreError> {
+        let room = room.to_owned();
+        let ids = serde_json::to_string(&ids).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE room = ?1 AND id IN (SELECT value FROM json_each(?2))"
+            );
+            let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+            let rows = stmt.query_map(params![room, ids], file_from_row).map_err(backend)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn files_size(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            c.query_row("SELECT COALESCE(SUM(size), 0) FROM files", [], |r| r.get::<_, i64>(0))
+                .map_err(backend)
+        })
+        .await
+        .map(|n| n.max(0) as u64)
     }
 
     async fn user_name(&self, id: &str) -> Result<Option<String>, StoreError> {

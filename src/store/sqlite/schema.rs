@@ -57,6 +57,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
         value      BLOB NOT NULL
     ) STRICT;
 "#,
+    // Files: uploaded to a room, attached to messages (their records are
+    // copied into the message's `files`, as JSON).
+    r#"
+    ALTER TABLE messages ADD COLUMN files TEXT;
+    CREATE TABLE files (
+        id         TEXT PRIMARY KEY,
+        room       TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        type       TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        width      INTEGER,
+        height     INTEGER,
+        data       BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX files_by_room ON files (room);
+"#,
 ];
 
 /// Brings the schema up to date; refuses a database from a newer rtchat.

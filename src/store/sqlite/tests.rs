@@ -11,6 +11,7 @@ fn msg(room: &str, name: &str, text: &str, client_id: Option<&str>) -> NewMessag
         ts: 1,
         client_id: client_id.map(Into::into),
         stable: false,
+        files: Vec::new(),
     }
 }
 
@@ -88,6 +89,7 @@ fn keyed(room: &str, id: &str, name: &str, client_id: &str) -> NewMessage {
         ts: 1,
         client_id: Some(client_id.into()),
         stable: true,
+        files: Vec::new(),
     }
 }
 
@@ -120,7 +122,7 @@ async fn only_authors_change_messages_and_history_shows_the_change() {
     assert!(matches!(store.change(wrong_room).await, Err(StoreError::NotFound(_))));
     let edited = store.change(change("u1", Edit::Text("hello".into()))).await.unwrap();
     assert_eq!((edited.text.as_str(), edited.edited), ("hello", Some(50)));
-    assert_eq!(store.history("a", Page::Latest, 10).await.unwrap(), [edited.clone()]);
+    assert_eq!(store.history("a", Page::Latest, 10).await.unwrap(), std::slice::from_ref(&edited));
     let gone = store.change(change("u1", Edit::Delete)).await.unwrap();
     assert_eq!((gone.text.as_str(), gone.deleted, gone.edited), ("", true, Some(51)));
     assert_eq!(store.history("a", Page::Latest, 10).await.unwrap(), [gone]);

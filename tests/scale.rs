@@ -318,3 +318,35 @@ async fn one_person_on_two_processes() {
         assert!(!client.heard().contains(KEY), "the key was sent to a client");
     }
 }
+
+#[tokio::test]
+#[ignore = "needs Redis and PostgreSQL: set RTCHAT_TEST_REDIS_URL and RTCHAT_TEST_DATABASE_URL and pass --include-ignored"]
+async fn a_file_uploaded_through_one_process_is_served_by_another() {
+    let services = Services::from_env();
+    let c = cluster(&services, 2, None).await;
+    let ann = Client::rich(&c.nodes[0].url, "ann").await;
+    let bob = Client::rich(&c.nodes[1].url, "bob").await;
+    for client in [&ann, &bob] {
+        ok(client.request("room:join", json!({ "room": "pics" })).await);
+    }
+    let bytes = b"the same bytes on every process".to_vec();
+    let up: Value = reqwest::Client::new()
+        .post(format!("{}/api/rooms/pics/files?name=note.txt", c.nodes[0].url))
+        .header("content-type", "text/plain")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sent = ok(ann
+        .request("message:send", json!({ "room": "pics", "text": "", "files": [up["file"]["id"]] }))
+        .await);
+    let seen = bob.next("message:new").await;
+    assert_eq!(seen["files"], sent["message"]["files"]);
+    let url = format!("{}{}", c.nodes[1].url, seen["files"][0]["url"].as_str().unwrap());
+    let served = reqwest::get(&url).await.unwrap();
+    assert_eq!(served.status(), reqwest::StatusCode::OK);
+    assert_eq!(served.bytes().await.unwrap().to_vec(), bytes);
+}

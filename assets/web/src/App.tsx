@@ -260,6 +260,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
             loadingOlder={room.loadingOlder}
             joined={joined}
             maxLen={maxLen}
+            token={s.token}
             myName={s.name}
             shared={shared}
             onLoadOlder={onLoadOlder}

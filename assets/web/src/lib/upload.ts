@@ -16,10 +16,14 @@ let webpSupport: Promise<boolean> | undefined;
 
 /** Whether this browser's canvas can encode WebP (Safari's cannot and makes PNG instead); asked once. */
 function canEncodeWebp(): Promise<boolean> {
-  webpSupport ??= encode(newCanvas(1, 1), 'image/webp').then(
-    (b) => b.type === 'image/webp',
-    () => false,
-  );
+  if (!webpSupport) {
+    const probe = newCanvas(1, 1);
+    probe.getContext('2d'); // a canvas without a context encodes nothing
+    webpSupport = encode(probe, 'image/webp').then(
+      (b) => b.type === 'image/webp',
+      () => false,
+    );
+  }
   return webpSupport;
 }
 

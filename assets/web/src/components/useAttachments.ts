@@ -42,7 +42,7 @@ export interface Attachments {
   uploadAll(): Promise<FileInfo[] | null>;
   /** Stops the uploads under way; their files stay in the tray. */
   cancel(): void;
-  /** Empties the tray. */
+  /** Empties the tray, and asks for shrunk photos again. */
   clear(): void;
 }
 
@@ -160,6 +160,7 @@ export function useAttachments(room: string, roomKey: string | undefined, token:
     for (const a of current.current) if (a.preview) URL.revokeObjectURL(a.preview);
     setItems([]);
     setNote(null);
+    setOriginal(false);
   }, [cancel]);
 
   return { items, add, remove, note, original, setOriginal, uploadAll, cancel, clear };

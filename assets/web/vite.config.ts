@@ -19,6 +19,7 @@ export default defineConfig({
     proxy: {
       '/socket.io': { target: 'http://127.0.0.1:3000', ws: true },
       '/api': 'http://127.0.0.1:3000',
+      '/files': 'http://127.0.0.1:3000',
     },
   },
   test: {

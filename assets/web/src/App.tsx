@@ -260,6 +260,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
             loadingOlder={room.loadingOlder}
             joined={joined}
             maxLen={maxLen}
+            token={s.token}
             myName={s.name}
             shared={shared}
             onLoadOlder={onLoadOlder}
@@ -275,10 +276,13 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
             <TypingLine typing={room.typing} />
             <Composer
               key={room.id}
+              room={room.id}
+              roomKey={s.keys[room.id]}
+              token={s.token}
               label={roomTitle(room)}
               disabled={!joined}
               maxLen={maxLen}
-              onSend={(text) => client.send(text)}
+              onSend={(text, files) => client.send(text, files)}
               onTyping={() => client.noteTyping()}
               onIdle={() => client.stopTyping()}
             />

@@ -5,6 +5,7 @@ import { userHue, userTag } from '../lib/identity';
 import type { TimelineItem } from '../lib/timeline';
 import { Avatar } from './Avatar';
 import { AlertIcon, CheckIcon, ClockIcon, EditIcon, TrashIcon } from './Icons';
+import { MessageFiles } from './MessageFiles';
 import { MessageText } from './MessageText';
 import { useAutoGrow } from './useAutoGrow';
 
@@ -15,6 +16,7 @@ export const MessageItem = memo(function MessageItem({
   mention,
   tagged,
   maxLen,
+  token,
   onRetry,
   onDiscard,
   onEdit,
@@ -29,6 +31,8 @@ export const MessageItem = memo(function MessageItem({
   /** Its author shares their name with someone else here: the name gets a tag from their id. */
   tagged: boolean;
   maxLen: number;
+  /** The page's access token, for the URLs of attached files. */
+  token: string;
   onRetry: (clientId: string) => void;
   onDiscard: (clientId: string) => void;
   /** Saves a new text for an own message; resolves false when the server refused it. */
@@ -126,7 +130,10 @@ export const MessageItem = memo(function MessageItem({
                 message deleted
               </div>
             ) : (
-              <MessageText text={item.text} />
+              <>
+                {item.files && <MessageFiles files={item.files} token={token} />}
+                {(item.text || !item.files) && <MessageText text={item.text} />}
+              </>
             )}
             <div className="msg-meta">
               {item.edited && !item.deleted && (

@@ -23,6 +23,7 @@ export function MessageList({
   loadingOlder,
   joined,
   maxLen,
+  token,
   myName,
   shared,
   onLoadOlder,
@@ -40,6 +41,8 @@ export function MessageList({
   loadingOlder: boolean;
   joined: boolean;
   maxLen: number;
+  /** The page's access token, for the URLs of attached files. */
+  token: string;
   /** The reader's current name: messages that mention it are highlighted. */
   myName: string;
   /** Names more than one person here goes by (from `sharedNames`): their messages carry a tag. */
@@ -172,6 +175,7 @@ export function MessageList({
                   mention={!mine && mentions(item.text, myName)}
                   tagged={sharesName(shared, item.user)}
                   maxLen={maxLen}
+                  token={token}
                   onRetry={onRetry}
                   onDiscard={onDiscard}
                   onEdit={onEdit}

@@ -8,11 +8,14 @@ export function Modal({
   onClose,
   children,
   testId,
+  className,
 }: {
   title: string;
   onClose: () => void;
   children: ReactNode;
   testId?: string;
+  /** Added to `modal`, for dialogs of another shape. */
+  className?: string;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
 
@@ -26,7 +29,7 @@ export function Modal({
   return (
     <dialog
       ref={ref}
-      className="modal"
+      className={className ? `modal ${className}` : 'modal'}
       aria-label={title}
       data-testid={testId}
       onClose={onClose}

@@ -7,6 +7,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { fetchInfo } from './api';
 import { describeError, type ErrorContext } from './errors';
+import { messageFiles, messageSummary } from './files';
 import { newClientId } from './ids';
 import {
   DEFAULT_MAX_MESSAGE_LEN,
@@ -17,6 +18,7 @@ import {
   type ChatError,
   type ChatErrorEvent,
   type CreateReply,
+  type FileInfo,
   type Message,
   type PresenceEvent,
   type RenameReply,
@@ -305,7 +307,7 @@ export class ChatClient {
     }
     if (unread !== view.unread) this.setView(id, () => ({ unread }));
     if (heard) {
-      const text = `${heard.user.name}: ${heard.text.slice(0, 300)}`;
+      const text = `${heard.user.name}: ${messageSummary(heard.text, messageFiles(heard.files)).slice(0, 300)}`;
       this.set({ announcement: { seq: this.state.announcement.seq + 1, text } });
     }
     for (const [m, info] of reports) for (const l of this.incomingListeners) l(m, info);
@@ -744,16 +746,21 @@ export class ChatClient {
     this.setView(m.room, (v) => ({ timeline: applyUpdate(v.timeline, m) }));
   }
 
-  /** Shows `text` as an own message in the room on screen at once and sends it. */
-  send(text: string): void {
-    if (!text.trim()) return;
+  /**
+   * Shows `text` as an own message in the room on screen at once and sends
+   * it, with `files` (uploaded to that room) attached; the text may then be
+   * blank, and is sent empty.
+   */
+  send(text: string, files: readonly FileInfo[] = []): void {
+    if (!text.trim() && files.length === 0) return;
+    if (!text.trim()) text = '';
     const view = this.state.room;
     if (view.status !== 'joined') return;
     const clientId = newClientId();
     this.stopTyping();
     const user = this.state.me ?? { id: '', name: this.state.name };
     this.setView(view.id, (v) => ({
-      timeline: addPending(v.timeline, { clientId, room: view.id, user, text, ts: Date.now() }),
+      timeline: addPending(v.timeline, { clientId, room: view.id, user, text, ts: Date.now(), files }),
     }));
     void this.pump();
   }
@@ -774,11 +781,11 @@ export class ChatClient {
   }
 
   /** The first own message waiting to go out, in a room joined on this connection. */
-  private nextToSend(): { room: string; clientId: string; text: string } | null {
+  private nextToSend(): { room: string; clientId: string; text: string; files: string[] } | null {
     for (const room of this.state.open) {
       if (!this.synced.has(room)) continue;
       const item = this.state.views[room]?.timeline.pending.find((p) => p.state === 'sending');
-      if (item?.clientId) return { room, clientId: item.clientId, text: item.text };
+      if (item?.clientId) return { room, clientId: item.clientId, text: item.text, files: (item.files ?? []).map((f) => f.id) };
     }
     return null;
   }
@@ -795,7 +802,8 @@ export class ChatClient {
     if (!next) return;
     const { room, clientId } = next;
     this.inFlight = { room, clientId };
-    const ack = await this.request<SendReply>('message:send', { room, text: next.text, clientId });
+    const payload = next.files.length ? { room, text: next.text, clientId, files: next.files } : { room, text: next.text, clientId };
+    const ack = await this.request<SendReply>('message:send', payload);
     if (this.inFlight?.clientId !== clientId) return; // the connection dropped meanwhile
     this.inFlight = null;
     if (ack.ok) {

@@ -3,6 +3,7 @@
 // `onIncoming`, and opening a room when a notification is clicked.
 
 import type { ChatClient } from './client';
+import { messageFiles, messageSummary } from './files';
 import type { AlertSource } from './notify';
 
 /** New messages in every joined room, and opening a room, for `startAlerts`. */
@@ -14,7 +15,7 @@ export function alertSource(client: ChatClient): AlertSource {
         cb({
           room: { id: m.room, private: !!view?.private, name: view?.name },
           author: m.user.name,
-          text: m.text,
+          text: messageSummary(m.text, messageFiles(m.files)),
           mine: info.mine,
           joined: view?.status === 'joined',
         });

@@ -19,6 +19,30 @@ export interface Message {
   edited?: number;
   /** Deleted by its author; `text` is then `""`. */
   deleted?: true;
+  /** The files attached to it; absent when none (and once deleted). */
+  files?: FileInfo[];
+}
+
+/** A file attached to a message (`File` in docs/protocol.md). */
+export interface FileInfo {
+  /** 26 random base32 characters. */
+  id: string;
+  name: string;
+  /** Its media type. */
+  type: string;
+  /** In bytes. */
+  size: number;
+  /** Where its bytes are, relative to the server; carries `?key=` for a private room's file. */
+  url: string;
+  /** An image's size in pixels. */
+  width?: number;
+  height?: number;
+}
+
+/** The answer to an upload, `POST /api/rooms/{room}/files`. */
+export interface UploadReply {
+  ok: true;
+  file: FileInfo;
 }
 
 export interface RoomInfo {

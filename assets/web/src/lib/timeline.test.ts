@@ -177,3 +177,36 @@ describe('unseenMessages', () => {
     expect(unseenMessages(t, [])).toEqual([]);
   });
 });
+
+describe('files', () => {
+  const photo = { id: 'F1', name: 'a.jpg', type: 'image/jpeg', size: 10, url: '/files/F1/a.jpg', width: 4, height: 3 };
+
+  it('carries a message’s files, from history and live alike', () => {
+    const t = mergeMessages(EMPTY_TIMELINE, [msg(1, { text: '', files: [photo] }), msg(2)]);
+    expect(t.confirmed[0].files).toEqual([photo]);
+    expect(t.confirmed[1].files).toBeUndefined();
+  });
+
+  it('keeps the files through an edit, whether or not the edit lists them', () => {
+    const base = mergeMessages(EMPTY_TIMELINE, [msg(1, { files: [photo] })]);
+    expect(applyUpdate(base, msg(1, { text: 'caption', edited: 5 })).confirmed[0]).toMatchObject({
+      text: 'caption',
+      files: [photo],
+    });
+    expect(applyUpdate(base, msg(1, { text: 'caption', edited: 5, files: [photo] })).confirmed[0].files).toEqual([photo]);
+  });
+
+  it('drops the files of a deleted message', () => {
+    const base = mergeMessages(EMPTY_TIMELINE, [msg(1, { files: [photo] })]);
+    expect(applyUpdate(base, msg(1, { text: '', deleted: true })).confirmed[0].files).toBeUndefined();
+    expect(mergeMessages(EMPTY_TIMELINE, [msg(2, { deleted: true, files: [photo] })]).confirmed[0].files).toBeUndefined();
+  });
+
+  it('shows an own message’s files while it is sending, and the stored copy’s after', () => {
+    let t = addPending(EMPTY_TIMELINE, { clientId: 'c1', room: 'lobby', user: alice, text: '', ts: 1, files: [photo] });
+    expect(t.pending[0]).toMatchObject({ state: 'sending', files: [photo] });
+    t = mergeMessages(t, [msg(1, { clientId: 'c1', user: alice, text: '', files: [photo] })]);
+    expect(t.pending).toEqual([]);
+    expect(t.confirmed[0]).toMatchObject({ key: 'c:c1', files: [photo] });
+  });
+});

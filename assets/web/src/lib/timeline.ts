@@ -3,7 +3,8 @@
 // yet. Pure functions over immutable values, so React can compare by identity
 // and tests can drive it without a socket.
 
-import type { ChatError, Message, User } from './protocol';
+import { messageFiles } from './files';
+import type { ChatError, FileInfo, Message, User } from './protocol';
 
 export type DeliveryState = 'sending' | 'sent' | 'failed';
 
@@ -24,6 +25,8 @@ export interface TimelineItem {
   edited?: number;
   /** Deleted by its author: `text` is empty. */
   deleted?: boolean;
+  /** Attached files; absent when none, and once deleted. */
+  files?: readonly FileInfo[];
 }
 
 export interface Timeline {
@@ -68,6 +71,8 @@ function fromMessage(m: Message, key: string): TimelineItem {
   };
   if (typeof m.edited === 'number') item.edited = m.edited;
   if (m.deleted === true) item.deleted = true;
+  const files = m.deleted ? [] : messageFiles(m.files);
+  if (files.length) item.files = files;
   return item;
 }
 
@@ -85,14 +90,18 @@ export function isNewer(update: Pick<Message, 'edited' | 'deleted'>, held: Pick<
 /**
  * Applies a `message:update` (or any copy of a stored message in its current
  * state) to the message with its id, if the update is newer. A message not
- * in the timeline is left out: history brings it in its current state.
+ * in the timeline is left out: history brings it in its current state. An
+ * edit changes only the text, so an edit that does not list the files keeps
+ * those held; a deletion drops them.
  */
 export function applyUpdate(t: Timeline, m: Message): Timeline {
   if (!m || typeof m.id !== 'string') return t;
   const i = t.confirmed.findIndex((item) => item.id === m.id);
   if (i < 0 || !isNewer(m, t.confirmed[i])) return t;
   const confirmed = [...t.confirmed];
+  const held = confirmed[i].files;
   confirmed[i] = fromMessage(m, confirmed[i].key);
+  if (held && !m.deleted && m.files === undefined) confirmed[i].files = held;
   return { confirmed, pending: t.pending };
 }
 
@@ -148,12 +157,14 @@ export function mergeMessages(t: Timeline, messages: readonly Message[]): Timeli
   return { confirmed, pending };
 }
 
-/** Shows an own message at once, before the server has it. */
+/** Shows an own message at once, before the server has it, with the files (already uploaded) it carries. */
 export function addPending(
   t: Timeline,
-  p: { clientId: string; room: string; user: User; text: string; ts: number },
+  p: { clientId: string; room: string; user: User; text: string; ts: number; files?: readonly FileInfo[] },
 ): Timeline {
-  const item: TimelineItem = { key: `c:${p.clientId}`, ...p, state: 'sending' };
+  const { files, ...rest } = p;
+  const item: TimelineItem = { key: `c:${p.clientId}`, ...rest, state: 'sending' };
+  if (files?.length) item.files = files;
   return { confirmed: t.confirmed, pending: [...t.pending, item] };
 }
 

@@ -117,6 +117,8 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
   const onDelete = useCallback((item: TimelineItem) => client.deleteMessage(item.room, item.id!), [client]);
 
   const room = s.room;
+  const roomKey = s.keys[room.id];
+  const fileAccess = useMemo(() => ({ token: s.token, key: roomKey }), [s.token, roomKey]);
   const items = useMemo(() => timelineItems(room.timeline), [room.timeline]);
   const rooms = useMemo(() => sidebarRooms(s), [s.rooms, s.keys, s.open, s.views]);
   // People who share a name with someone else in this room, by members and authors.
@@ -260,7 +262,7 @@ function Chat({ name, initialRoom }: { name: string; initialRoom: string }) {
             loadingOlder={room.loadingOlder}
             joined={joined}
             maxLen={maxLen}
-            token={s.token}
+            access={fileAccess}
             myName={s.name}
             shared={shared}
             onLoadOlder={onLoadOlder}

@@ -1,5 +1,5 @@
 import { memo, useState } from 'react';
-import { fitWithin, humanSize, isInlineImage, typeLabel, withToken } from '../lib/files';
+import { fileHref, fitWithin, humanSize, isInlineImage, typeLabel, type FileAccess } from '../lib/files';
 import type { FileInfo } from '../lib/protocol';
 import { DownloadIcon, FileIcon } from './Icons';
 import { Modal } from './Modal';
@@ -10,22 +10,22 @@ const THUMB_HEIGHT = 280;
 
 /**
  * A message's files: photos as thumbnails that open full size in a
- * lightbox, anything else as a chip that downloads it. `token` is the
- * page's access token, added to every URL.
+ * lightbox, anything else as a chip that downloads it. `access` is what
+ * every URL needs: the page's token, the private room's key.
  */
-export const MessageFiles = memo(function MessageFiles({ files, token }: { files: readonly FileInfo[]; token: string }) {
+export const MessageFiles = memo(function MessageFiles({ files, access }: { files: readonly FileInfo[]; access: FileAccess }) {
   return (
     <div className="msg-files" data-testid="message-files">
       {files.map((f) =>
-        isInlineImage(f.type) ? <ImageThumb key={f.id} file={f} token={token} /> : <FileChip key={f.id} file={f} token={token} />,
+        isInlineImage(f.type) ? <ImageThumb key={f.id} file={f} access={access} /> : <FileChip key={f.id} file={f} access={access} />,
       )}
     </div>
   );
 });
 
-function ImageThumb({ file, token }: { file: FileInfo; token: string }) {
+function ImageThumb({ file, access }: { file: FileInfo; access: FileAccess }) {
   const [open, setOpen] = useState(false);
-  const src = withToken(file.url, token);
+  const src = fileHref(file.url, access);
   // Known dimensions reserve the space before the image loads, so the list does not jump.
   const size = file.width && file.height ? fitWithin({ width: file.width, height: file.height }, THUMB_WIDTH, THUMB_HEIGHT) : null;
   return (
@@ -58,13 +58,13 @@ function ImageThumb({ file, token }: { file: FileInfo; token: string }) {
   );
 }
 
-function FileChip({ file, token }: { file: FileInfo; token: string }) {
+function FileChip({ file, access }: { file: FileInfo; access: FileAccess }) {
   return (
     <a
       className="file-chip"
       data-testid="file-chip"
       data-file-id={file.id}
-      href={withToken(file.url, token)}
+      href={fileHref(file.url, access)}
       download={file.name}
       title={`Download ${file.name}`}
     >

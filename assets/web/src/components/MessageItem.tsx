@@ -8,6 +8,7 @@ import { AlertIcon, CheckIcon, ClockIcon, EditIcon, TrashIcon } from './Icons';
 import { MessageFiles } from './MessageFiles';
 import { MessageText } from './MessageText';
 import { useAutoGrow } from './useAutoGrow';
+import type { FileAccess } from '../lib/files';
 
 export const MessageItem = memo(function MessageItem({
   item,
@@ -16,7 +17,7 @@ export const MessageItem = memo(function MessageItem({
   mention,
   tagged,
   maxLen,
-  token,
+  access,
   onRetry,
   onDiscard,
   onEdit,
@@ -31,8 +32,8 @@ export const MessageItem = memo(function MessageItem({
   /** Its author shares their name with someone else here: the name gets a tag from their id. */
   tagged: boolean;
   maxLen: number;
-  /** The page's access token, for the URLs of attached files. */
-  token: string;
+  /** What the URLs of attached files need: the page's token, the private room's key. */
+  access: FileAccess;
   onRetry: (clientId: string) => void;
   onDiscard: (clientId: string) => void;
   /** Saves a new text for an own message; resolves false when the server refused it. */
@@ -131,7 +132,7 @@ export const MessageItem = memo(function MessageItem({
               </div>
             ) : (
               <>
-                {item.files && <MessageFiles files={item.files} token={token} />}
+                {item.files && <MessageFiles files={item.files} access={access} />}
                 {(item.text || !item.files) && <MessageText text={item.text} />}
               </>
             )}

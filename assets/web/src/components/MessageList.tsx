@@ -6,6 +6,7 @@ import { mentions } from '../lib/unread';
 import { Confirm } from './Confirm';
 import { ArrowDownIcon } from './Icons';
 import { MessageItem } from './MessageItem';
+import type { FileAccess } from '../lib/files';
 
 /** Within this distance of the bottom the list follows new messages. */
 const STICK_PX = 120;
@@ -23,7 +24,7 @@ export function MessageList({
   loadingOlder,
   joined,
   maxLen,
-  token,
+  access,
   myName,
   shared,
   onLoadOlder,
@@ -41,8 +42,8 @@ export function MessageList({
   loadingOlder: boolean;
   joined: boolean;
   maxLen: number;
-  /** The page's access token, for the URLs of attached files. */
-  token: string;
+  /** What the URLs of attached files need: the page's token, the private room's key. */
+  access: FileAccess;
   /** The reader's current name: messages that mention it are highlighted. */
   myName: string;
   /** Names more than one person here goes by (from `sharedNames`): their messages carry a tag. */
@@ -175,7 +176,7 @@ export function MessageList({
                   mention={!mine && mentions(item.text, myName)}
                   tagged={sharesName(shared, item.user)}
                   maxLen={maxLen}
-                  token={token}
+                  access={access}
                   onRetry={onRetry}
                   onDiscard={onDiscard}
                   onEdit={onEdit}

@@ -12,7 +12,7 @@ import {
   typeLabel,
   uploadName,
   uploadUrl,
-  withToken,
+  fileHref,
 } from './files';
 
 describe('photoTarget', () => {
@@ -109,14 +109,13 @@ describe('typeLabel', () => {
   });
 });
 
-describe('withToken', () => {
-  it('adds the token to the query, after a private room key', () => {
-    expect(withToken('/files/ID/a.png', 't k')).toBe('/files/ID/a.png?token=t%20k');
-    expect(withToken('/files/ID/a.png?key=K', 'tok')).toBe('/files/ID/a.png?key=K&token=tok');
-  });
-
-  it('leaves the URL alone without a token', () => {
-    expect(withToken('/files/ID/a.png?key=K', '')).toBe('/files/ID/a.png?key=K');
+describe('fileHref', () => {
+  it('adds the token, and a private room\'s key unless the URL has it', () => {
+    expect(fileHref('/files/ID/a.png', { token: 't k' })).toBe('/files/ID/a.png?token=t%20k');
+    expect(fileHref('/files/ID/a.png?key=K', { token: 'tok', key: 'K' })).toBe('/files/ID/a.png?key=K&token=tok');
+    expect(fileHref('/files/ID/a.png', { token: '', key: 'K 1' })).toBe('/files/ID/a.png?key=K%201');
+    expect(fileHref('/files/ID/a.png', { token: 'tok', key: 'K' })).toBe('/files/ID/a.png?key=K&token=tok');
+    expect(fileHref('/files/ID/a.png?key=K', { token: '' })).toBe('/files/ID/a.png?key=K');
   });
 });
 

@@ -106,14 +106,24 @@ export function typeLabel(type: string, name: string): string {
   return sub && sub !== 'octet-stream' ? sub.toUpperCase() : 'File';
 }
 
+/** What a file's URL needs to be fetched: the page's access token, and its private room's key. */
+export interface FileAccess {
+  token: string;
+  key?: string;
+}
+
 /**
- * `url` (a file's relative URL, maybe with `?key=` already) with the access
- * token added as `token=`, for `<img src>` and links, which cannot send an
- * `Authorization` header. Unchanged without a token.
+ * `url` (a file's relative URL, maybe with `?key=` already) with what it
+ * needs to be fetched by `<img src>` and links, which cannot send an
+ * `Authorization` header: the private room's `key=` (messages carry their
+ * files' URLs without it) and the access token as `token=`.
  */
-export function withToken(url: string, token: string): string {
-  if (!token) return url;
-  return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
+export function fileHref(url: string, { token, key }: FileAccess): string {
+  const params: string[] = [];
+  if (key && !/[?&]key=/.test(url)) params.push(`key=${encodeURIComponent(key)}`);
+  if (token) params.push(`token=${encodeURIComponent(token)}`);
+  if (params.length === 0) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}${params.join('&')}`;
 }
 
 /** `POST` target of an upload of `name` to `room`, with a private room's `key`. */

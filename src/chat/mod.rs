@@ -1,8 +1,9 @@
 //! The chat: the protocol it speaks, the handshake and event handlers, and the
 //! send pipeline.
 //!
-//! - [`protocol`]: event names, requests, replies and the wire shape of the
-//!   domain types (the public API, see docs/protocol.md); [`error`]: refusals;
+//! - [`protocol`]: event names, requests and replies (the public API, see
+//!   docs/protocol.md); [`wire`]: how the domain types look on the wire;
+//!   [`error`]: refusals;
 //! - [`handshake`]: who connects, and whether they may; [`identity`]: the
 //!   stable user ids derived from clients' `userKey`;
 //! - [`evict`]: closing a refused handshake, and a client that stopped reading;
@@ -30,6 +31,7 @@ pub mod request;
 pub mod rooms;
 pub mod session;
 pub mod validate;
+pub mod wire;
 
 use std::sync::Arc;
 

@@ -54,15 +54,7 @@ pub(super) async fn enter<A: Adapter>(
     key: Option<&str>,
 ) -> Result<Room, ChatError> {
     let id = validate::room_id(room)?;
-    let room = match chat.store.room(id).await? {
-        Some(room) => room,
-        // A private room is never made by joining it: its id was the server's.
-        None if validate::is_private_id(id) => return Err(access::no_such_room(id)),
-        None => {
-            room_to_spare(chat).await?;
-            chat.store.ensure_room(id).await?
-        }
-    };
+    let room = room_or_new(chat, id).await?;
     // Where else this person is: a private room they are in elsewhere admits
     // them, and entering it again is not news to the others.
     let elsewhere = if me.stable { person_elsewhere(s, me).await? } else { Vec::new() };
@@ -236,20 +228,8 @@ pub async fn post(
     validate::client_id(client_id.as_deref())?;
     let name = validate::display_name(name.unwrap_or("api"))?;
     chat.health.check()?;
-    if addr.is_some_and(|addr| !chat.per_address.try_take(addr)) {
-        return Err(ChatError::new(
-            ErrorCode::RateLimited,
-            "too many messages from your network address; wait a moment and try again",
-        ));
-    }
-    let room = match chat.store.room(id).await? {
-        Some(room) => room,
-        None if validate::is_private_id(id) => return Err(access::no_such_room(id)),
-        None => {
-            room_to_spare(chat).await?;
-            chat.store.ensure_room(id).await?
-        }
-    };
+    spend_address(chat, addr)?;
+    let room = room_or_new(chat, id).await?;
     access::admit(&room, Pass::Key(key))?;
     let files = attached(chat, &room.id, files).await?;
     let user = User { id: format!("api:{name}"), name };
@@ -261,6 +241,19 @@ pub async fn post(
     stored
 }
 
+/// The room `id`. A public room is made on first use, as joining makes it;
+/// a private room never is: its id was the server's.
+async fn room_or_new(chat: &ChatState, id: &str) -> Result<Room, ChatError> {
+    match chat.store.room(id).await? {
+        Some(room) => Ok(room),
+        None if validate::is_private_id(id) => Err(access::no_such_room(id)),
+        None => {
+            room_to_spare(chat).await?;
+            Ok(chat.store.ensure_room(id).await?)
+        }
+    }
+}
+
 /// Takes one message from the connection's and its address's rate limits.
 fn spend_message(me: &Session, chat: &ChatState) -> Result<(), ChatError> {
     if !me.try_send() {
@@ -269,10 +262,15 @@ fn spend_message(me: &Session, chat: &ChatState) -> Result<(), ChatError> {
             "you are sending too fast; wait a moment and try again",
         ));
     }
-    if me.addr.is_some_and(|addr| !chat.per_address.try_take(addr)) {
+    spend_address(chat, me.addr)
+}
+
+/// Takes one message (or upload) from the budget of the client's address.
+pub fn spend_address(chat: &ChatState, addr: Option<std::net::IpAddr>) -> Result<(), ChatError> {
+    if addr.is_some_and(|addr| !chat.per_address.try_take(addr)) {
         return Err(ChatError::new(
             ErrorCode::RateLimited,
-            "too many messages from your network address; wait a moment and try again",
+            "too many messages and uploads from your network address; wait a moment and try again",
         ));
     }
     Ok(())

@@ -19,6 +19,7 @@ use socketioxide::adapter::Adapter;
 use super::AppState;
 use super::api::{ApiError, ApiPath, ApiQuery, bearer};
 use crate::chat::access::{self, Pass};
+use crate::chat::actions::spend_address;
 use crate::chat::error::{ChatError, ErrorCode};
 use crate::chat::protocol::Wire;
 use crate::chat::validate;
@@ -74,13 +75,7 @@ pub(super) async fn upload<A: Adapter>(
         return Err(too_large(chat.settings.max_upload).into());
     }
     chat.health.check()?;
-    if addr.is_some_and(|addr| !chat.per_address.try_take(addr)) {
-        return Err(ChatError::new(
-            ErrorCode::RateLimited,
-            "too many uploads and messages from your network address; wait a moment and try again",
-        )
-        .into());
-    }
+    spend_address(chat, addr)?;
     if chat.store.files_size().await?.saturating_add(size) > chat.settings.max_storage {
         return Err(ChatError::new(
             ErrorCode::TooLarge,

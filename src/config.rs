@@ -90,7 +90,7 @@ impl Config {
             UiPort::Port(p) => Some(p),
         };
         let db = match &args.db {
-            Some(db) => parse_db(db)?,
+            Some(db) => in_existing_directory(parse_db(db)?)?,
             None => DbTarget::Sqlite(default_db_path().ok_or_else(|| {
                 ConfigError(
                     "cannot find a data directory for the history database; pass one with --db PATH".into(),
@@ -192,6 +192,23 @@ fn parse_db(db: &str) -> Result<DbTarget, ConfigError> {
     Ok(DbTarget::Sqlite(PathBuf::from(db)))
 }
 
+/// Refuses a database file in a directory that does not exist: a typo in
+/// `--db` should not quietly make directories. (Only the default data
+/// directory is created.)
+fn in_existing_directory(db: DbTarget) -> Result<DbTarget, ConfigError> {
+    if let DbTarget::Sqlite(path) = &db
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(ConfigError(format!(
+            "--db {}: the directory {} does not exist; create it first or choose another path",
+            path.display(),
+            dir.display()
+        )));
+    }
+    Ok(db)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,8 +235,11 @@ mod tests {
             ),
         ];
         for (arg, want) in cases {
-            assert_eq!(&config(&["--db", arg]).unwrap().db, want, "{arg}");
+            assert_eq!(&parse_db(arg).unwrap(), want, "{arg}");
         }
+        assert_eq!(config(&["--db", "sqlite:///var/x.db"]).unwrap().db, DbTarget::Sqlite("/var/x.db".into()));
+        let missing = config(&["--db", "no-such-dir/x.db"]).unwrap_err().to_string();
+        assert!(missing.contains("does not exist"), "{missing}");
         for bad in ["", "sqlite:", "mysql://x/y", "redis://localhost", "postgres://host:notaport/db"] {
             let err = config(&["--db", bad]).unwrap_err().to_string();
             assert!(err.contains("--db"), "{bad}: {err}");

@@ -139,8 +139,18 @@ pub fn network_addresses(config: &Config) -> Vec<IpAddr> {
     match (config.host, config.lan_host) {
         (host, _) if host.is_loopback() => Vec::new(),
         (_, Some(advertised)) => vec![advertised],
-        (host, None) if host.is_unspecified() => crate::lan::addresses(),
+        (host, None) if host.is_unspecified() => listened_on(host, crate::lan::addresses()),
         (host, None) => vec![host],
+    }
+}
+
+/// The interface addresses a wildcard listener on `host` answers on:
+/// `0.0.0.0` listens on IPv4 only, so an IPv6 address would be a dead link;
+/// `::` takes both.
+fn listened_on(host: IpAddr, addresses: Vec<IpAddr>) -> Vec<IpAddr> {
+    match host {
+        IpAddr::V4(_) => addresses.into_iter().filter(IpAddr::is_ipv4).collect(),
+        IpAddr::V6(_) => addresses,
     }
 }
 
@@ -160,6 +170,15 @@ pub fn invite_link(url: &str, token: Option<&str>, room: Option<&str>) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wildcard_listener_lists_only_the_addresses_it_answers_on() {
+        let found: Vec<IpAddr> =
+            ["192.168.1.23", "fd00::2", "10.0.0.5"].iter().map(|a| a.parse().unwrap()).collect();
+        let v4: Vec<IpAddr> = ["192.168.1.23", "10.0.0.5"].iter().map(|a| a.parse().unwrap()).collect();
+        assert_eq!(listened_on("0.0.0.0".parse().unwrap(), found.clone()), v4);
+        assert_eq!(listened_on("::".parse().unwrap(), found.clone()), found);
+    }
 
     #[test]
     fn invite_links_carry_room_and_token_in_the_fragment() {

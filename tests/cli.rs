@@ -55,6 +55,7 @@ fn bad_configuration_exits_with_one_line_naming_the_fix() {
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "x").unwrap();
     let under_a_file = blocker.join("chat.db");
+    let in_a_missing_dir = dir.path().join("no-such-dir").join("chat.db");
 
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--port", &port, "--ui-port", "off", "--db", "memory"], "--port"),
@@ -62,6 +63,10 @@ fn bad_configuration_exits_with_one_line_naming_the_fix() {
         (vec!["--port", "0", "--ui-port", "off", "--db", &not_a_file], "--db"),
         (vec!["--port", "0", "--ui-port", "off", "--db", under_a_file.to_str().unwrap()], "--db"),
         (vec!["--port", "0", "--ui-port", "off", "--db", "mysql://db/chat"], "--db"),
+        (
+            vec!["--port", "0", "--ui-port", "off", "--db", in_a_missing_dir.to_str().unwrap()],
+            "does not exist",
+        ),
         (
             vec!["--port", "0", "--ui-port", "off", "--db", "memory", "--cors-origin", "not an origin"],
             "--cors-origin",

@@ -65,8 +65,8 @@ pub struct ServeArgs {
     #[arg(long, env = "RTCHAT_PORT", default_value_t = 3000)]
     pub port: u16,
 
-    /// Second port serving the same UI, Socket.IO and API, where the seed's Vite
-    /// frontend lived (0 picks a free port); `off` serves everything on --port.
+    /// Second port serving the same UI, Socket.IO and API, where a Vite
+    /// frontend usually lives (0 picks a free port); `off` serves everything on --port.
     #[arg(long, env = "RTCHAT_UI_PORT", default_value = "5173", value_name = "PORT|off", value_parser = parse_ui_port)]
     pub ui_port: UiPort,
 

@@ -92,7 +92,7 @@ impl Printer {
         s += &format!("  Chat:      {cyan}{chat}{reset}\n");
         if info.local.ui != info.local.backend {
             s += &format!(
-                "  Backend:   {cyan}{}{reset}  {dim}(Socket.IO and REST API; the seed's io(\"…\") URL){reset}\n",
+                "  Backend:   {cyan}{}{reset}  {dim}(Socket.IO and REST API; for your own io(\"…\") clients){reset}\n",
                 info.local.backend
             );
         }

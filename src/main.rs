@@ -20,20 +20,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.subcommand() {
-            Command::Serve(args) => rtchat::serve(&args).await,
-        }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is::<rtchat::config::ConfigError>() => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+    let Command::Serve(args) = cli.subcommand();
+    let result = runtime.block_on(rtchat::serve(&args));
+    let Err(e) = result else { return ExitCode::SUCCESS };
+    let (message, code) = match e.is::<rtchat::config::ConfigError>() {
+        true => (e.to_string(), ExitCode::from(2)),
+        false => (format!("{e:#}"), ExitCode::FAILURE),
+    };
+    eprintln!("error: {message}");
+    if args.json {
+        // Whoever reads the `ready` line learns of a failed start the same way.
+        println!("{}", serde_json::json!({ "event": "error", "message": message }));
     }
+    code
 }

@@ -87,6 +87,12 @@ fn bad_configuration_exits_with_one_line_naming_the_fix() {
         assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
     }
 
+    // With --json, a failed start is a JSON line too, where `ready` would be.
+    let out = run(&["serve", "--json", "--port", "0", "--ui-port", "off", "--db", "mysql://db/chat"]);
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line on stdout");
+    assert_eq!(line["event"], "error");
+    assert!(line["message"].as_str().unwrap().contains("--db"), "{line}");
+
     let out = run(&["serve", "--port", "99999"]);
     assert_eq!(out.status.code(), Some(2), "clap rejects a bad value with exit code 2");
     assert!(stderr(&out).contains("--port"));

@@ -128,6 +128,10 @@ pub struct ServeArgs {
     #[arg(long, env = "RTCHAT_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_name = "N")]
     pub max_connections_per_ip: usize,
 
+    /// Open the chat in the default browser once it is ready ($BROWSER, if set, says which).
+    #[arg(long, env = "RTCHAT_OPEN")]
+    pub open: bool,
+
     /// Print one machine-readable JSON `ready` line with every URL instead of the
     /// banner (and a `tunnel` line at every tunnel state change).
     #[arg(long, env = "RTCHAT_JSON")]

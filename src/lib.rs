@@ -70,6 +70,9 @@ pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
     }
     print.ready(&running.info).context("cannot write to stdout")?;
+    if args.open {
+        open_in_browser(print.chat_link(&running.info));
+    }
 
     let closing = tunnel.map(|tunnel| {
         let targets = Targets { app: running.connections.clone(), two_endpoints: running.ui_addr.is_some() };
@@ -86,6 +89,16 @@ pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
         let _ = closing.await;
     }
     result
+}
+
+/// Opens `link` in the default browser, off the async threads; a machine
+/// without one gets a log line, not an error.
+fn open_in_browser(link: String) {
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = webbrowser::open(&link) {
+            tracing::warn!(error = %e, "could not open a browser; open {link} yourself");
+        }
+    });
 }
 
 /// Applies each tunnel state change: `/api/info`, allowed origins and host

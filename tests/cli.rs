@@ -223,3 +223,41 @@ fn rtchat_alone_serves() {
     let ready: serde_json::Value = serde_json::from_str(&ready).unwrap_or_else(|e| panic!("{ready:?}: {e}"));
     assert_eq!(ready["event"], "ready");
 }
+
+/// `--open` hands the chat's link (token and all) to the browser: here a
+/// stand-in named by $BROWSER that reports the URL it was given.
+#[test]
+fn open_hands_the_chat_link_to_the_browser() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let heard = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = heard.local_addr().unwrap().port();
+    let browser = dir.path().join("browser");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/bash\nexec 3<>/dev/tcp/127.0.0.1/{port}\nprintf '%s' \"$1\" >&3\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut child = Command::new(binary())
+        .args(["--open", "--json", "--port", "0", "--ui-port", "off", "--db", "memory", "--token", "t0k"])
+        .env("BROWSER", &browser)
+        .env("RUST_LOG", "rtchat=warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn rtchat");
+    heard.set_nonblocking(false).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = heard.accept() {
+            let mut url = String::new();
+            let _ = stream.read_to_string(&mut url);
+            let _ = tx.send(url);
+        }
+    });
+    let url = rx.recv_timeout(std::time::Duration::from_secs(10));
+    let _ = child.kill();
+    let _ = child.wait();
+    let url = url.expect("the browser was started with a URL within 10 s");
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/#token=t0k"), "{url}");
+}

@@ -59,6 +59,11 @@ impl Printer {
         out.flush()
     }
 
+    /// The chat's link on this machine, with the access token and room.
+    pub fn chat_link(&self, info: &ServerInfo) -> String {
+        invite_link(&info.local.ui, self.token.as_deref(), self.room.as_deref())
+    }
+
     /// The link a phone should open: the best phone URL with the token and room.
     pub fn phone_link(&self, info: &ServerInfo) -> Option<String> {
         info.phone_url.as_deref().map(|url| invite_link(url, self.token.as_deref(), self.room.as_deref()))
@@ -88,7 +93,7 @@ impl Printer {
         let (bold, dim, cyan, reset) =
             if color { ("\x1b[1m", "\x1b[2m", "\x1b[36m", "\x1b[0m") } else { ("", "", "", "") };
         let mut s = format!("\n  {bold}rtchat {}{reset} ready\n\n", info.version);
-        let chat = invite_link(&info.local.ui, self.token.as_deref(), self.room.as_deref());
+        let chat = self.chat_link(info);
         s += &format!("  Chat:      {cyan}{chat}{reset}\n");
         if info.local.ui != info.local.backend {
             s += &format!(

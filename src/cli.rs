@@ -172,12 +172,23 @@ fn parse_ui_port(value: &str) -> Result<UiPort, String> {
 
 /// Flags of `--tunnel`.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Public tunnel (ngrok)")]
+#[command(next_help_heading = "Public tunnel")]
 pub struct TunnelArgs {
-    /// Open public HTTPS URLs for both ports through ngrok and print them with a
-    /// QR code. An access token is generated unless you pass --token or --public.
-    #[arg(long, env = "RTCHAT_TUNNEL")]
-    pub tunnel: bool,
+    /// Open public HTTPS URLs for both ports and print them with a QR code,
+    /// through ngrok, cloudflare or localtunnel. Left out, PROVIDER is ngrok when
+    /// an authtoken is known, else cloudflare when cloudflared is installed,
+    /// else localtunnel; the last two need no account. An access token is
+    /// generated unless you pass --token or --public.
+    #[arg(
+        long,
+        env = "RTCHAT_TUNNEL",
+        num_args = 0..=1,
+        require_equals = false,
+        default_missing_value = "auto",
+        value_name = "PROVIDER",
+        value_parser = parse_tunnel
+    )]
+    pub tunnel: Option<TunnelChoice>,
 
     /// Let anyone with the tunnel URL chat, without an access token.
     #[arg(long, env = "RTCHAT_PUBLIC")]
@@ -215,6 +226,42 @@ pub struct TunnelArgs {
     /// Advanced: PEM certificate(s) to trust for --tunnel-server-addr.
     #[arg(long, env = "RTCHAT_TUNNEL_CA_CERT", value_name = "PATH")]
     pub tunnel_ca_cert: Option<PathBuf>,
+
+    /// The cloudflared to run for a Cloudflare quick tunnel [default: cloudflared on the PATH].
+    #[arg(long, env = "RTCHAT_CLOUDFLARED", value_name = "PATH")]
+    pub cloudflared: Option<PathBuf>,
+
+    /// The LocalTunnel server to use.
+    #[arg(long, env = "RTCHAT_LOCALTUNNEL_HOST", value_name = "URL", default_value = crate::tunnel::localtunnel::DEFAULT_HOST)]
+    pub localtunnel_host: String,
+
+    /// With LocalTunnel: the name to ask for, as in https://NAME.loca.lt
+    /// (the backend's URL gets NAME-backend).
+    #[arg(long, env = "RTCHAT_TUNNEL_SUBDOMAIN", value_name = "NAME")]
+    pub tunnel_subdomain: Option<String>,
+}
+
+/// `--tunnel`'s value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelChoice {
+    /// `--tunnel` alone: the best provider available.
+    Auto,
+    /// `--tunnel PROVIDER`.
+    Provider(crate::tunnel::Provider),
+    /// No tunnel (`RTCHAT_TUNNEL=0`, `false`, `no` or `off`).
+    Off,
+}
+
+fn parse_tunnel(value: &str) -> Result<TunnelChoice, String> {
+    use crate::tunnel::Provider;
+    match value.trim().to_ascii_lowercase().as_str() {
+        "auto" | "" | "1" | "true" | "yes" | "on" => Ok(TunnelChoice::Auto),
+        "0" | "false" | "no" | "off" => Ok(TunnelChoice::Off),
+        "ngrok" => Ok(TunnelChoice::Provider(Provider::Ngrok)),
+        "cloudflare" | "cloudflared" => Ok(TunnelChoice::Provider(Provider::Cloudflare)),
+        "localtunnel" | "lt" => Ok(TunnelChoice::Provider(Provider::LocalTunnel)),
+        _ => Err(format!("{value:?} is not a tunnel provider; use ngrok, cloudflare or localtunnel")),
+    }
 }
 
 impl Cli {
@@ -321,6 +368,29 @@ mod tests {
             "flags go after serve, or without it"
         );
         assert!(serve(&["--lan", "-v"]).unwrap().lan);
+    }
+
+    #[test]
+    fn tunnel_takes_an_optional_provider() {
+        use crate::tunnel::Provider;
+        assert_eq!(serve(&[]).unwrap().tunnel.tunnel, None);
+        assert_eq!(serve(&["--tunnel"]).unwrap().tunnel.tunnel, Some(TunnelChoice::Auto));
+        assert_eq!(serve(&["--tunnel", "--lan"]).unwrap().tunnel.tunnel, Some(TunnelChoice::Auto));
+        for (name, provider) in [
+            ("ngrok", Provider::Ngrok),
+            ("cloudflare", Provider::Cloudflare),
+            ("localtunnel", Provider::LocalTunnel),
+        ] {
+            assert_eq!(
+                serve(&["--tunnel", name]).unwrap().tunnel.tunnel,
+                Some(TunnelChoice::Provider(provider))
+            );
+        }
+        // RTCHAT_TUNNEL=1 (or true) meant --tunnel before providers existed.
+        assert_eq!(parse_tunnel("1"), Ok(TunnelChoice::Auto));
+        assert_eq!(parse_tunnel("off"), Ok(TunnelChoice::Off));
+        let err = serve(&["--tunnel", "gopher"]).unwrap_err().to_string();
+        assert!(err.contains("ngrok, cloudflare or localtunnel"), "{err}");
     }
 
     #[test]

@@ -212,6 +212,7 @@ fn in_existing_directory(db: DbTarget) -> Result<DbTarget, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tunnel::ProviderConfig;
     use clap::Parser;
 
     fn config(args: &[&str]) -> Result<Config, ConfigError> {
@@ -267,10 +268,13 @@ mod tests {
     #[test]
     fn tunnel_flags() {
         let c = config(&["--tunnel", "--ngrok-authtoken", "tok"]).unwrap();
-        let t = c.tunnel.unwrap();
-        assert_eq!(t.authtoken, "tok");
+        let ngrok = |c: Config| match c.tunnel.map(|t| t.provider) {
+            Some(ProviderConfig::Ngrok(n)) => n,
+            other => panic!("not ngrok: {other:?}"),
+        };
         assert!(c.token_generated);
         assert_eq!(c.chat.token.as_deref().map(str::len), Some(32), "a tunnel gets a token by default");
+        assert_eq!(ngrok(c).authtoken, "tok");
         let c = config(&["--tunnel", "--ngrok-authtoken", "tok", "--public"]).unwrap();
         assert!(c.chat.token.is_none() && !c.token_generated);
         let c = config(&["--tunnel", "--ngrok-authtoken", "tok", "--token", "mine"]).unwrap();
@@ -287,7 +291,7 @@ mod tests {
             "ann@example.com,example.org",
         ])
         .unwrap();
-        let t = c.tunnel.unwrap();
+        let t = ngrok(c);
         assert_eq!(t.basic_auth, Some(("ann".into(), "longenough".into())));
         let o = t.oauth.unwrap();
         assert_eq!(
@@ -308,6 +312,50 @@ mod tests {
             (&["--tunnel", "--ngrok-authtoken", "t", "--tunnel-ca-cert", "/no/such.pem"], "--tunnel-ca-cert"),
         ] {
             let err = config(bad).unwrap_err().to_string();
+            assert!(err.contains(names), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn tunnel_providers() {
+        let c = config(&["--tunnel", "localtunnel", "--tunnel-subdomain", "my-chat"]).unwrap();
+        let t = c.tunnel.unwrap();
+        match t.provider {
+            ProviderConfig::LocalTunnel(lt) => {
+                assert_eq!(
+                    (lt.host.as_str(), lt.subdomain.as_deref()),
+                    ("https://localtunnel.me", Some("my-chat"))
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(c.token_generated, "every provider's tunnel gets a token");
+        let c = config(&["--tunnel", "cloudflare", "--cloudflared", "/bin/sh"]).unwrap();
+        assert!(
+            matches!(c.tunnel.unwrap().provider, ProviderConfig::Cloudflare(cf) if cf.cloudflared.ends_with("sh"))
+        );
+        let c = config(&["--tunnel", "--ngrok-authtoken", "tok", "--cloudflared", "/bin/sh"]).unwrap();
+        assert!(matches!(c.tunnel.unwrap().provider, ProviderConfig::Ngrok(_)), "an authtoken picks ngrok");
+        assert!(config(&["--tunnel", "off", "--ngrok-authtoken", "tok"]).unwrap().tunnel.is_none());
+        for (bad, names) in [
+            (&["--tunnel", "cloudflare", "--cloudflared", "/no/such/cloudflared"][..], "--cloudflared"),
+            (
+                &["--tunnel", "cloudflare", "--cloudflared", "/bin/sh", "--tunnel-domain", "x.example"],
+                "only works with ngrok",
+            ),
+            (&["--tunnel", "localtunnel", "--tunnel-basic-auth", "ann:longenough"], "--tunnel-basic-auth"),
+            (
+                &["--tunnel", "ngrok", "--ngrok-authtoken", "t", "--tunnel-subdomain", "abcd"],
+                "--tunnel-subdomain",
+            ),
+            (&["--tunnel", "localtunnel", "--tunnel-subdomain", "No_Good"], "--tunnel-subdomain"),
+            (&["--tunnel", "localtunnel", "--localtunnel-host", "ftp://x"], "--localtunnel-host"),
+            (&["--tunnel-subdomain", "abcd"], "add --tunnel"),
+        ] {
+            let err = match config(bad) {
+                Ok(_) => panic!("{bad:?} was accepted"),
+                Err(e) => e.to_string(),
+            };
             assert!(err.contains(names), "{bad:?}: {err}");
         }
     }

@@ -28,6 +28,8 @@ pub struct Ports {
 /// A public tunnel and its state (filled in by the tunnel, when there is one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TunnelInfo {
+    /// `ngrok`, `cloudflare` or `localtunnel`.
+    pub provider: crate::tunnel::Provider,
     /// The backend port's public URL (the last known one while down).
     pub backend: String,
     /// The UI port's public URL (the last known one while down).

@@ -12,9 +12,11 @@
 //! - [`scale`]: several processes as one chat, through Redis;
 //! - [`info`], [`lan`] and [`banner`]: the server's URLs, the address a phone can
 //!   reach, and the banner with its QR code (or the `--json` line);
-//! - [`tunnel`]: public HTTPS tunnels through the ngrok SDK;
+//! - [`tunnel`]: public HTTPS tunnels through ngrok, Cloudflare or LocalTunnel;
 //! - [`shutdown`]: the signals that stop it.
-#![forbid(unsafe_code)]
+// One function may use unsafe code: starting cloudflared with a parent-death
+// signal (tunnel/cloudflare.rs), which the standard library has no safe API for.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod banner;
@@ -76,7 +78,8 @@ pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
 
     let closing = tunnel.map(|tunnel| {
         let targets = Targets { app: running.connections.clone(), two_endpoints: running.ui_addr.is_some() };
-        let events = tunnel_events(print.clone(), running.shared_info.clone(), cors, hosts);
+        let provider = tunnel.provider.name();
+        let events = tunnel_events(provider, print.clone(), running.shared_info.clone(), cors, hosts);
         let tunnel = Tunnel::start(tunnel, targets, events);
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
@@ -104,13 +107,14 @@ fn open_in_browser(link: String) {
 /// Applies each tunnel state change: `/api/info`, allowed origins and host
 /// names, and what is printed.
 fn tunnel_events(
+    provider: tunnel::Provider,
     print: Arc<banner::Printer>,
     info: Arc<RwLock<ServerInfo>>,
     cors: CorsPolicy,
     hosts: HostPolicy,
 ) -> TunnelEvents {
     Arc::new(move |state: &TunnelState| {
-        if let TunnelState::Up { ui, backend } = state {
+        if let TunnelState::Up { ui, backend, .. } = state {
             for url in [ui, backend] {
                 cors.allow_url(url);
                 hosts.allow_url(url);
@@ -119,11 +123,11 @@ fn tunnel_events(
         let snapshot = {
             let mut info = info.write().unwrap_or_else(|p| p.into_inner());
             let (ui, backend) = match (state, &info.tunnel) {
-                (TunnelState::Up { ui, backend }, _) => (ui.clone(), backend.clone()),
+                (TunnelState::Up { ui, backend, .. }, _) => (ui.clone(), backend.clone()),
                 (_, Some(last)) => (last.ui.clone(), last.backend.clone()),
                 (_, None) => (String::new(), String::new()),
             };
-            info.tunnel = Some(TunnelInfo { ui, backend, state: state.name().to_owned() });
+            info.tunnel = Some(TunnelInfo { provider, ui, backend, state: state.name().to_owned() });
             info.phone_url = info.best_phone_url();
             info.clone()
         };

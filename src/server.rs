@@ -194,7 +194,9 @@ where
     let connections = Connections::new(app(state), stopped);
     let servers = std::iter::once(listeners.backend)
         .chain(listeners.ui)
-        .map(|listener| tokio::spawn(connection::serve_listener(listener, connections.clone())))
+        .map(|listener| {
+            tokio::spawn(connection::serve_listener(listener, connections.clone(), connection::Via::Direct))
+        })
         .collect();
     tracing::info!(backend = %backend_addr, ui = ?ui_addr, db = %config.db, "listening");
 

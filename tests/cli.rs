@@ -105,11 +105,14 @@ fn json_ready_line_lists_every_url() {
     let p = Process::start(&["--port", "0", "--ui-port", "off", "--db", db.to_str().unwrap()]);
     let r = &p.ready;
     assert_eq!(r["version"], env!("CARGO_PKG_VERSION"));
-    assert!(r["backend_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
-    assert_eq!(r["ui_url"], r["backend_url"], "--ui-port off serves everything on one port");
-    let port = r["backend_url"].as_str().unwrap().rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let backend = r["local"]["backend"].as_str().unwrap();
+    assert!(backend.starts_with("http://127.0.0.1:"));
+    assert_eq!(r["local"]["ui"], backend, "--ui-port off serves everything on one port");
+    let port = backend.rsplit(':').next().unwrap().parse::<u16>().unwrap();
     assert_eq!(r["ports"], serde_json::json!({ "backend": port, "ui": null }), "the port bound, not 0");
-    assert_eq!(r["local"]["backend"], r["backend_url"]);
+    for gone in ["backend_url", "ui_url", "phone_url"] {
+        assert!(r.get(gone).is_none(), "`{gone}` duplicated another field and was removed");
+    }
     assert_eq!(r["db"], db.to_str().unwrap());
     assert_eq!(r["lan"], serde_json::json!([]));
     assert_eq!(r["tunnel"], serde_json::Value::Null);
@@ -189,7 +192,7 @@ async fn no_log_line_shows_a_token_or_a_user_key() {
     let mut ready = String::new();
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     std::io::BufRead::read_line(&mut stdout, &mut ready).unwrap();
-    let url = serde_json::from_str::<serde_json::Value>(&ready).unwrap()["backend_url"]
+    let url = serde_json::from_str::<serde_json::Value>(&ready).unwrap()["local"]["backend"]
         .as_str()
         .unwrap()
         .to_owned();

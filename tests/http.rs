@@ -182,7 +182,7 @@ async fn both_ports_serve_the_same_chat() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("c.db");
     let server = common::Process::start(&["--port", "0", "--ui-port", "0", "--db", db.to_str().unwrap()]);
-    let ui = server.ready["ui_url"].as_str().unwrap().to_owned();
+    let ui = server.ready["local"]["ui"].as_str().unwrap().to_owned();
     assert_ne!(ui, server.url);
     let on_backend = Client::rich(&server.url, "ann").await;
     let on_ui = Client::rich(&ui, "bob").await;

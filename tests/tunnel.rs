@@ -80,7 +80,7 @@ async fn chat_ui_and_api_work_through_the_tunnel_with_the_generated_token() {
     assert_eq!(server.ready["token_required"], true, "a tunnel requires a token by default");
     server.next_event("tunnel", Some("connecting"), WAIT);
     let up = server.next_event("tunnel", Some("up"), WAIT);
-    let (ui, backend) = (up["ui_url"].as_str().unwrap(), up["backend_url"].as_str().unwrap());
+    let (ui, backend) = (up["ui"].as_str().unwrap(), up["backend"].as_str().unwrap());
     assert_ne!(ui, backend, "one session carries both endpoints");
     assert_eq!(edge.authtokens(), ["edge-token"]);
     assert_eq!(edge.bind_requests().len(), 2);
@@ -93,7 +93,7 @@ async fn chat_ui_and_api_work_through_the_tunnel_with_the_generated_token() {
     assert_eq!(http.get(format!("{ui}/api/info")).send().await.unwrap().status(), 401);
     let info: Value =
         http.get(format!("{ui}/api/info")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-    assert_eq!(info["tunnel"], json!({ "ui": ui, "backend": backend, "state": "up" }));
+    assert_eq!(info["tunnel"], json!({ "provider": "ngrok", "ui": ui, "backend": backend, "state": "up" }));
     assert_eq!(info["phone_url"], ui);
     // The web UI loads through it.
     let page = http.get(format!("{ui}/")).send().await.unwrap();
@@ -185,7 +185,7 @@ async fn the_edge_going_away_never_stops_the_local_chat_and_the_tunnel_comes_bac
     assert!(outage.elapsed() < Duration::from_secs(12), "capped backoff: back after {:?}", outage.elapsed());
     // A new session: this edge hands out new URLs (ngrok keeps a reserved or
     // per-account domain). The new one is printed and in /api/info.
-    let ui = back["ui_url"].as_str().unwrap().to_owned();
+    let ui = back["ui"].as_str().unwrap().to_owned();
     let info: Value = reqwest::get(format!("{}/api/info", server.url)).await.unwrap().json().await.unwrap();
     assert_eq!(info["tunnel"]["ui"], ui.as_str());
     assert_eq!(info["tunnel"]["state"], "up");
@@ -212,7 +212,7 @@ async fn each_visitor_through_the_tunnel_is_counted_at_the_address_the_edge_repo
     let sandbox = Sandbox::new(Some(&edge));
     let server = start(&edge, &sandbox, &["--ngrok-authtoken", "t", "--max-connections-per-ip", "1"]);
     let up = server.next_event("tunnel", Some("up"), WAIT);
-    let (ui, backend) = (up["ui_url"].as_str().unwrap(), up["backend_url"].as_str().unwrap());
+    let (ui, backend) = (up["ui"].as_str().unwrap(), up["backend"].as_str().unwrap());
 
     // The test edge reaches the server from loopback and reports each
     // visitor's own address; visitors here come from 127.0.0.2 and 127.0.0.3.
@@ -290,7 +290,7 @@ async fn an_unreachable_or_refusing_edge_is_reported_and_the_chat_runs_locally()
 fn a_missing_authtoken_exits_2_saying_where_to_get_one() {
     let sandbox = Sandbox::new(None);
     let out = std::process::Command::new(binary())
-        .args(["serve", "--tunnel", "--db", "memory"])
+        .args(["serve", "--tunnel", "ngrok", "--db", "memory"])
         .env("HOME", sandbox.path(""))
         .env("XDG_CONFIG_HOME", sandbox.path(".config"))
         .env_remove("NGROK_AUTHTOKEN")

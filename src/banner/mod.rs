@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::info::{ServerInfo, invite_link};
 use crate::store::DbTarget;
-use crate::tunnel::TunnelState;
+use crate::tunnel::{Provider, TunnelState, localtunnel};
 
 /// Widest QR code drawn when the terminal's width is unknown.
 const DEFAULT_WIDTH: usize = 80;
@@ -24,7 +24,8 @@ pub struct Printer {
     token: Option<String>,
     token_generated: bool,
     room: Option<String>,
-    tunnel: bool,
+    /// The tunnel's provider and why it was chosen, with `--tunnel`.
+    tunnel: Option<(Provider, String)>,
 }
 
 impl Printer {
@@ -37,7 +38,7 @@ impl Printer {
             token: config.chat.token.clone(),
             token_generated: config.token_generated,
             room: config.room.clone(),
-            tunnel: config.tunnel.is_some(),
+            tunnel: config.tunnel.as_ref().map(|t| (t.provider.name(), t.reason.clone())),
         }
     }
 
@@ -74,13 +75,10 @@ impl Printer {
         json!({
             "event": "ready",
             "version": info.version,
-            "backend_url": info.local.backend,
-            "ui_url": info.local.ui,
             "local": info.local,
             "ports": info.ports,
             "lan": info.lan,
             "tunnel": info.tunnel,
-            "phone_url": info.phone_url,
             "phone_link": self.phone_link(info),
             "token_required": info.auth.token_required,
             "db": self.db.to_string(),
@@ -115,6 +113,9 @@ impl Printer {
             );
         }
         s += &format!("  History:   {}\n", self.db);
+        if let Some((_, reason)) = &self.tunnel {
+            s += &format!("  Tunnel:    {reason}\n");
+        }
         if let Some(token) = self.token.as_deref().filter(|_| self.token_generated) {
             s += &format!(
                 "  Access:    token {token} {dim}(generated for the tunnel and put in the links; --public turns it off){reset}\n"
@@ -124,7 +125,7 @@ impl Printer {
         }
         match self.phone_link(info) {
             Some(link) => s += &format!("\n  {bold}On your phone:{reset} {cyan}{link}{reset}\n"),
-            None if self.tunnel => {
+            None if self.tunnel.is_some() => {
                 s += &format!("\n  {dim}Opening the public tunnel; its URLs and a QR code follow.{reset}\n")
             }
             None => {
@@ -144,18 +145,26 @@ impl Printer {
         let mut out = stdout.lock();
         if self.json {
             let mut line = json!({ "event": "tunnel", "state": state.name() });
+            if let Some((provider, _)) = &self.tunnel {
+                line["provider"] = json!(provider);
+            }
             match state {
-                TunnelState::Up { ui, backend } => {
-                    line["ui_url"] = json!(ui);
-                    line["backend_url"] = json!(backend);
+                TunnelState::Up { ui, backend, password } => {
+                    line["ui"] = json!(ui);
+                    line["backend"] = json!(backend);
                     line["phone_link"] = json!(self.phone_link(info));
+                    if let Some(password) = password {
+                        line["password"] = json!(password);
+                    }
                 }
                 TunnelState::Down { reason, retry_in } => {
                     line["reason"] = json!(reason);
                     line["retry_in_ms"] = json!(retry_in.as_millis() as u64);
                 }
                 TunnelState::Failed { reason } => line["reason"] = json!(reason),
-                TunnelState::Connecting => {}
+                TunnelState::Connecting => {
+                    line["reason"] = json!(self.tunnel.as_ref().map(|(_, reason)| reason));
+                }
             }
             writeln!(out, "{line}")?;
             return out.flush();
@@ -174,12 +183,27 @@ impl Printer {
                 out,
                 "  Tunnel failed: {reason}; the chat keeps running on this machine and network"
             )?,
-            TunnelState::Up { ui, backend } => {
+            TunnelState::Up { ui, backend, password } => {
                 let mut s = format!("\n  {bold}Tunnel up{reset}\n  Public:    {cyan}{ui}{reset}\n");
                 if ui != backend {
                     s += &format!(
                         "  Backend:   {cyan}{backend}{reset}  {dim}(for your own frontends and io(\"…\") clients){reset}\n"
                     );
+                }
+                let localtunnel = matches!(self.tunnel, Some((Provider::LocalTunnel, _)));
+                match password {
+                    Some(password) => {
+                        s += &format!(
+                            "  Tunnel password: {bold}{password}{reset} {dim}(LocalTunnel's reminder page asks each visitor for it once){reset}\n"
+                        )
+                    }
+                    None if localtunnel => {
+                        s += &format!(
+                            "  {dim}If a LocalTunnel page asks for a tunnel password, it is this machine's public IP address: {} shows it.{reset}\n",
+                            localtunnel::PASSWORD_URL
+                        )
+                    }
+                    None => {}
                 }
                 if let Some(link) = self.phone_link(info) {
                     s += &format!("\n  {bold}On your phone:{reset} {cyan}{link}{reset}\n");

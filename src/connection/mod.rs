@@ -34,13 +34,26 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// file descriptors, instead of spinning on it.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Where a connection came from.
+/// Where a connection came from, and so who its client is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
     /// Straight to one of the server's ports.
     Direct,
     /// Through the public tunnel; the address is the one its edge reported.
     Tunnel,
+    /// From a tunnel agent on this machine (`cloudflared`) that carries many
+    /// visitors' requests on each connection: every request names its
+    /// visitor's IP address in this header, set by the tunnel's edge. A
+    /// request without it counts as the agent's own address.
+    TunnelAgent {
+        /// The header naming the visitor (`CF-Connecting-IP`).
+        visitor_header: &'static str,
+    },
+    /// A connection rtchat opened to a LocalTunnel server and holds open for
+    /// it: the server writes whole requests on it, one after another, and it
+    /// may idle in between, so it has no header timeout. Its visitors are not
+    /// named, so they all count as the server's address.
+    TunnelPool,
 }
 
 /// The app, ready to serve connections; a cheap clone.
@@ -66,6 +79,10 @@ impl Connections {
         let io = TokioIo::new(Switched::new(io, switch.clone()));
         let (router, mut stopped) = (self.router.clone(), self.stopped.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            let client = match via {
+                Via::TunnelAgent { visitor_header } => visitor(&req, visitor_header).unwrap_or(client),
+                _ => client,
+            };
             let ext = req.extensions_mut();
             ext.insert(ConnectInfo(client));
             ext.insert(via);
@@ -73,11 +90,12 @@ impl Connections {
             let router = router.clone();
             async move { router.oneshot(req.map(axum::body::Body::new)).await }
         });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(io, service)
-            .with_upgrades();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new());
+        if via != Via::TunnelPool {
+            http.header_read_timeout(HEADER_READ_TIMEOUT);
+        }
+        let conn = http.serve_connection(io, service).with_upgrades();
         tokio::pin!(conn);
         let result = tokio::select! {
             result = conn.as_mut() => result,
@@ -92,9 +110,16 @@ impl Connections {
     }
 }
 
-/// Accepts connections on `listener` and serves them until the server stops,
-/// then waits for the open ones to finish.
-pub async fn serve_listener(listener: TcpListener, connections: Connections) -> io::Result<()> {
+/// The visitor a tunnel agent names in `header`, as an address with port 0.
+fn visitor<B>(req: &hyper::Request<B>, header: &str) -> Option<SocketAddr> {
+    let value = req.headers().get(header)?.to_str().ok()?;
+    let ip: std::net::IpAddr = value.trim().parse().ok()?;
+    Some(SocketAddr::new(ip, 0))
+}
+
+/// Accepts connections on `listener` and serves them as coming `via` there
+/// until the server stops, then waits for the open ones to finish.
+pub async fn serve_listener(listener: TcpListener, connections: Connections, via: Via) -> io::Result<()> {
     let mut stopped = connections.stopped.clone();
     // Each connection task holds a sender; `recv` returns once all are gone.
     let (open, mut all_closed) = mpsc::channel::<()>(1);
@@ -121,7 +146,7 @@ pub async fn serve_listener(listener: TcpListener, connections: Connections) -> 
         }
         let (connections, open) = (connections.clone(), open.clone());
         tokio::spawn(async move {
-            connections.serve(tcp, peer, Via::Direct).await;
+            connections.serve(tcp, peer, via).await;
             drop(open);
         });
     }

@@ -246,7 +246,7 @@ impl Process {
         let line = lines.recv_timeout(Duration::from_secs(10)).expect("ready line within 10 s");
         let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line {line:?}: {e}"));
         assert_eq!(ready["event"], "ready");
-        let url = ready["backend_url"].as_str().unwrap().to_owned();
+        let url = ready["local"]["backend"].as_str().unwrap().to_owned();
         Self { pid: child.id(), child: Some(child), ready, url, lines }
     }
 

@@ -88,14 +88,14 @@ export async function startServer(flags = []) {
     await rm(dir, { recursive: true, force: true });
     throw e;
   });
-  assert.match(ready.backend_url, /^http:\/\/127\.0\.0\.1:\d+$/, "ready.backend_url");
+  assert.match(ready.local.backend, /^http:\/\/127\.0\.0\.1:\d+$/, "ready.local.backend");
 
   const sockets = new Set();
   let stopped = null;
   const server = {
     ready,
-    url: ready.backend_url,
-    uiUrl: ready.ui_url,
+    url: ready.local.backend,
+    uiUrl: ready.local.ui,
     dir,
     child,
     /** Remember a socket so that stop() disconnects it. */

@@ -10,8 +10,8 @@ test("a client on the UI port and one on the backend port are in the same chat",
   const server = await serverFor(t, ["--ui-port", "0"]);
   const { backend, ui } = server.ready.ports;
   assert.ok(ui > 0 && ui !== backend, `two different bound ports: ${JSON.stringify(server.ready.ports)}`);
-  assert.equal(server.uiUrl, `http://127.0.0.1:${ui}`, "ready.ui_url is the UI port");
-  assert.equal(server.url, `http://127.0.0.1:${backend}`, "ready.backend_url is the backend port");
+  assert.equal(server.uiUrl, `http://127.0.0.1:${ui}`, "ready.local.ui is the UI port");
+  assert.equal(server.url, `http://127.0.0.1:${backend}`, "ready.local.backend is the backend port");
 
   // Rich clients, one per port.
   const back = await server.rich("back");

@@ -104,8 +104,8 @@ export async function startServer({ token, rateLimit = 0, extraArgs = [] } = {})
 
   const exited = new Promise((r) => proc.once('exit', r));
   return {
-    url: ready.ui_url,
-    backendUrl: ready.backend_url,
+    url: ready.local.ui,
+    backendUrl: ready.local.backend,
     ready,
     dir,
     async stop() {

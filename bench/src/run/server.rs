@@ -143,16 +143,16 @@ fn first_line(stdout: ChildStdout) -> mpsc::Receiver<(String, Instant)> {
 }
 
 /// The port in a server's first stdout line: `{"port":N}` from the peers, or
-/// rtchat's `ready` line with its `backend_url`.
+/// rtchat's `ready` line with its `local.backend` URL.
 fn ready_port(line: &str) -> Result<u16> {
     let value: serde_json::Value = serde_json::from_str(line).context("it is not JSON")?;
     if let Some(port) = value.get("port").and_then(serde_json::Value::as_u64) {
         return u16::try_from(port).context("the port is out of range");
     }
     let url = value
-        .get("backend_url")
+        .pointer("/local/backend")
         .and_then(serde_json::Value::as_str)
-        .context("it has neither `port` nor `backend_url`")?;
+        .context("it has neither `port` nor `local.backend`")?;
     let port = url.trim_end_matches('/').rsplit(':').next().and_then(|p| p.parse().ok());
     port.with_context(|| format!("no port in {url}"))
 }
@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn the_port_comes_from_either_kind_of_ready_line() {
         assert_eq!(ready_port(r#"{"port":4242}"#).unwrap(), 4242);
-        let rtchat = r#"{"backend_url":"http://127.0.0.1:35019","event":"ready"}"#;
+        let rtchat = r#"{"local":{"backend":"http://127.0.0.1:35019"},"event":"ready"}"#;
         assert_eq!(ready_port(rtchat).unwrap(), 35019);
         assert!(ready_port("listening on 3000").is_err());
         assert!(ready_port(r#"{"port":70000}"#).is_err());

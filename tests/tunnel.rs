@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::edge::Edge;
-use common::sio::ConnectError;
+use common::tunnels::{self, token_of};
 use common::{Client, Process, binary, ok, qrdecode};
 use serde_json::{Value, json};
 
@@ -68,10 +68,6 @@ fn start(edge: &Edge, sandbox: &Sandbox, extra: &[&str]) -> Process {
     Process::start_with_env(&args, &env)
 }
 
-fn token_of(link: &str) -> String {
-    link.split("token=").nth(1).expect("the link carries the token").to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_ui_and_api_work_through_the_tunnel_with_the_generated_token() {
     let edge = Edge::start(Some("edge-token")).await;
@@ -88,17 +84,13 @@ async fn chat_ui_and_api_work_through_the_tunnel_with_the_generated_token() {
     assert!(link.starts_with(&format!("{ui}/#token=")), "{link}");
     let token = token_of(link);
 
-    // The API is guarded through the tunnel; /api/info shows the public URL.
+    // The API, the UI and the chat work through both public URLs.
+    tunnels::chat_works_through(&server, "ngrok", ui, backend, &token).await;
     let http = reqwest::Client::new();
-    assert_eq!(http.get(format!("{ui}/api/info")).send().await.unwrap().status(), 401);
     let info: Value =
         http.get(format!("{ui}/api/info")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(info["tunnel"], json!({ "provider": "ngrok", "ui": ui, "backend": backend, "state": "up" }));
     assert_eq!(info["phone_url"], ui);
-    // The web UI loads through it.
-    let page = http.get(format!("{ui}/")).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("/assets/"));
     // Tunnel hosts are allowed origins; nothing became `*`.
     for (origin, allowed) in [(ui, true), (backend, true), ("https://evil.example", false)] {
         let r = http
@@ -109,56 +101,6 @@ async fn chat_ui_and_api_work_through_the_tunnel_with_the_generated_token() {
             .unwrap();
         assert_eq!(r.headers().contains_key("access-control-allow-origin"), allowed, "{origin}");
     }
-
-    // Socket.IO through the tunnel: refused without the token, chatting with it.
-    match Client::connect(ui, json!({ "name": "eve", "v": 1 }), "").await {
-        Err(ConnectError::Refused(m)) => assert_eq!(m, "unauthorized"),
-        other => panic!("connected without the token: {:?}", other.map(|c| c.sid)),
-    }
-    let phone = Client::connect(ui, json!({ "name": "phone", "v": 1, "token": token }), "").await.unwrap();
-    let laptop =
-        Client::connect(&server.url, json!({ "name": "laptop", "v": 1, "token": token }), "").await.unwrap();
-    let seed = Client::connect(backend, Value::Null, &format!("token={token}&projectId=demo")).await.unwrap();
-    for c in [&phone, &laptop] {
-        ok(c.request("room:join", json!({ "room": "demo" })).await);
-    }
-    ok(phone.request("message:send", json!({ "room": "demo", "text": "from the phone" })).await);
-    assert_eq!(laptop.next("message:new").await["text"], "from the phone");
-    assert_eq!(seed.next("message").await, "from the phone", "the backend's public URL serves seed clients");
-
-    // Long-polling through the tunnel: the Engine.IO handshake and a connect.
-    let open = http
-        .get(format!("{backend}/socket.io/?EIO=4&transport=polling"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sid: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
-    let sid = sid["sid"].as_str().unwrap();
-    let poll = format!("{backend}/socket.io/?EIO=4&transport=polling&sid={sid}");
-    let posted = http.post(&poll).body(format!("40{}", json!({ "token": token }))).send().await.unwrap();
-    assert_eq!(posted.status(), 200);
-    let connected = http.get(&poll).send().await.unwrap().text().await.unwrap();
-    // A polling response may carry several packets, separated by 0x1e.
-    assert!(connected.split('\x1e').any(|p| p.starts_with("40{\"sid\"")), "{connected:?}");
-    // ...and chats over polling: join with an ack, send, and the laptop gets it.
-    let emit = |packet: String| http.post(&poll).body(packet).send();
-    assert_eq!(emit(format!("421{}", json!(["room:join", { "room": "demo" }]))).await.unwrap().status(), 200);
-    let replies = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut replies = String::new();
-        while !replies.contains("431[") {
-            replies += &http.get(&poll).send().await.unwrap().text().await.unwrap();
-        }
-        replies
-    })
-    .await
-    .expect("the join is acked over polling within 10 s");
-    assert!(replies.contains("\"ok\":true"), "{replies:?}");
-    let text = json!(["message:send", { "room": "demo", "text": "over long-polling" }]);
-    assert_eq!(emit(format!("422{text}")).await.unwrap().status(), 200);
-    assert_eq!(laptop.next("message:new").await["text"], "over long-polling");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,38 +309,9 @@ async fn ctrl_c_closes_the_tunnel_and_exits_zero_quickly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Node.js, npm ci in assets/web and /usr/bin/chromium; run with --include-ignored"]
 async fn a_phone_sized_browser_chats_through_the_tunnel() {
-    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/web");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(web.join("node_modules").is_dir(), "the browser tunnel test needs `npm ci` in assets/web");
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "the browser tunnel test needs {chromium}: apt-get install chromium, or set CHROMIUM"
-    );
     let edge = Edge::start(None).await;
     let sandbox = Sandbox::new(Some(&edge));
     let server = start(&edge, &sandbox, &["--ngrok-authtoken", "t", "--room", "demo"]);
     let up = server.next_event("tunnel", Some("up"), WAIT);
-    let link = up["phone_link"].as_str().unwrap().to_owned();
-    assert!(link.contains("#room=demo&token="), "{link}");
-
-    let laptop =
-        Client::connect(&server.url, json!({ "name": "laptop", "v": 1, "token": token_of(&link) }), "")
-            .await
-            .unwrap();
-    ok(laptop.request("room:join", json!({ "room": "demo" })).await);
-    ok(laptop.request("message:send", json!({ "room": "demo", "text": "hello phone" })).await);
-    assert_eq!(laptop.next("message:new").await["text"], "hello phone");
-
-    let phone = tokio::process::Command::new("node")
-        .args(["e2e/phone-link.mjs", &link, "hello phone", "hello laptop"])
-        .current_dir(&web)
-        .status();
-    let status = tokio::time::timeout(Duration::from_secs(60), phone)
-        .await
-        .expect("the browser finishes")
-        .expect("the browser tunnel test needs Node.js 20 or later");
-    assert!(status.success(), "the phone page failed: {status}");
-    let from_phone = laptop.next("message:new").await;
-    assert_eq!(from_phone["text"], "hello laptop");
-    assert_eq!(from_phone["user"]["name"], "Phone via tunnel");
+    tunnels::a_phone_chats_through(&server, up["phone_link"].as_str().unwrap()).await;
 }

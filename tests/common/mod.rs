@@ -3,10 +3,12 @@
 #![allow(dead_code)]
 
 pub mod edge;
+pub mod localtunnel;
 pub mod proxy;
 pub mod qrdecode;
 pub mod services;
 pub mod sio;
+pub mod tunnels;
 
 use std::io::{BufRead, BufReader};
 

@@ -1,0 +1,139 @@
+//! Checks every tunnel provider's tests share: the chat, the API and the UI
+//! work through the public URLs, with the access token and without it.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::sio::ConnectError;
+use super::{Client, Process, ok};
+
+/// The access token in a printed link (`…#token=…`).
+pub fn token_of(link: &str) -> String {
+    link.split("token=").nth(1).expect("the link carries the token").to_owned()
+}
+
+/// Through the public `ui` and `backend` URLs: the API is guarded and
+/// `/api/info` names the `provider`; the web UI loads; Socket.IO is refused
+/// without `token` and chats with it, over WebSocket (rich and plain
+/// clients) and long-polling, with a client on `server`'s local port.
+pub async fn chat_works_through(server: &Process, provider: &str, ui: &str, backend: &str, token: &str) {
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{ui}/api/info")).send().await.unwrap().status(), 401);
+    let info: Value =
+        http.get(format!("{ui}/api/info")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["tunnel"]["provider"], provider);
+    assert_eq!(info["tunnel"]["state"], "up");
+    let page = http.get(format!("{ui}/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("/assets/"), "the web UI loads");
+
+    match Client::connect(ui, json!({ "name": "eve", "v": 1 }), "").await {
+        Err(ConnectError::Refused(m)) => assert_eq!(m, "unauthorized"),
+        other => panic!("connected without the token: {:?}", other.map(|c| c.sid)),
+    }
+    let phone = Client::connect(ui, json!({ "name": "phone", "v": 1, "token": token }), "").await.unwrap();
+    let laptop =
+        Client::connect(&server.url, json!({ "name": "laptop", "v": 1, "token": token }), "").await.unwrap();
+    let plain =
+        Client::connect(backend, Value::Null, &format!("token={token}&projectId=demo")).await.unwrap();
+    for c in [&phone, &laptop] {
+        ok(c.request("room:join", json!({ "room": "demo" })).await);
+    }
+    ok(phone.request("message:send", json!({ "room": "demo", "text": "from the phone" })).await);
+    assert_eq!(laptop.next("message:new").await["text"], "from the phone");
+    assert_eq!(
+        plain.next("message").await,
+        "from the phone",
+        "the backend's public URL serves plain clients"
+    );
+
+    // Long-polling: the Engine.IO handshake, a connect, a join and a send.
+    let open = http
+        .get(format!("{backend}/socket.io/?EIO=4&transport=polling"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sid: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
+    let sid = sid["sid"].as_str().unwrap();
+    let poll = format!("{backend}/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let posted = http.post(&poll).body(format!("40{}", json!({ "token": token }))).send().await.unwrap();
+    assert_eq!(posted.status(), 200);
+    // Polls until the connect arrives: the server may send a ping first, and
+    // one response may carry several packets, separated by 0x1e.
+    let polled = |until: &'static str| {
+        let (http, poll) = (&http, &poll);
+        async move {
+            let wait = async {
+                let mut got = String::new();
+                while !got.split('\x1e').any(|p| p.starts_with(until)) {
+                    got += "\x1e";
+                    got += &http.get(poll).send().await.unwrap().text().await.unwrap();
+                }
+                got
+            };
+            tokio::time::timeout(Duration::from_secs(10), wait)
+                .await
+                .unwrap_or_else(|_| panic!("no {until} packet over polling within 10 s"))
+        }
+    };
+    polled("40{\"sid\"").await;
+    let emit = |packet: String| http.post(&poll).body(packet).send();
+    assert_eq!(emit(format!("421{}", json!(["room:join", { "room": "demo" }]))).await.unwrap().status(), 200);
+    let replies = polled("431[").await;
+    assert!(replies.contains("\"ok\":true"), "{replies:?}");
+    let text = json!(["message:send", { "room": "demo", "text": "over long-polling" }]);
+    assert_eq!(emit(format!("422{text}")).await.unwrap().status(), 200);
+    assert_eq!(laptop.next("message:new").await["text"], "over long-polling");
+}
+
+/// A rich client on the public `url` joins `room` and sends `text`, which
+/// `local` (already in the room) receives.
+pub async fn message_arrives_through(url: &str, token: Option<&str>, room: &str, text: &str, local: &Client) {
+    let mut auth = json!({ "name": "visitor", "v": 1 });
+    if let Some(token) = token {
+        auth["token"] = json!(token);
+    }
+    let visitor = Client::connect(url, auth, "").await.expect("connects through the tunnel");
+    ok(visitor.request("room:join", json!({ "room": room })).await);
+    ok(visitor.request("message:send", json!({ "room": room, "text": text })).await);
+    assert_eq!(local.next("message:new").await["text"], text);
+}
+
+/// The phone `link` (room `demo`, with the token) opened on a phone-sized
+/// page in Chromium: a message each way with a laptop on `server`'s local
+/// port. Needs Node, the UI's node_modules and Chromium, and fails naming
+/// what is missing.
+pub async fn a_phone_chats_through(server: &Process, link: &str) {
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/web");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(web.join("node_modules").is_dir(), "the browser tunnel test needs `npm ci` in assets/web");
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "the browser tunnel test needs {chromium}: apt-get install chromium, or set CHROMIUM"
+    );
+    assert!(link.contains("#room=demo&token="), "{link}");
+    let laptop =
+        Client::connect(&server.url, json!({ "name": "laptop", "v": 1, "token": token_of(link) }), "")
+            .await
+            .unwrap();
+    ok(laptop.request("room:join", json!({ "room": "demo" })).await);
+    ok(laptop.request("message:send", json!({ "room": "demo", "text": "hello phone" })).await);
+    assert_eq!(laptop.next("message:new").await["text"], "hello phone");
+
+    let phone = tokio::process::Command::new("node")
+        .args(["e2e/phone-link.mjs", link, "hello phone", "hello laptop"])
+        .current_dir(&web)
+        .status();
+    let status = tokio::time::timeout(Duration::from_secs(60), phone)
+        .await
+        .expect("the browser finishes")
+        .expect("the browser tunnel test needs Node.js 20 or later");
+    assert!(status.success(), "the phone page failed: {status}");
+    let from_phone = laptop.next("message:new").await;
+    assert_eq!(from_phone["text"], "hello laptop");
+    assert_eq!(from_phone["user"]["name"], "Phone via tunnel");
+}

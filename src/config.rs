@@ -334,8 +334,15 @@ mod tests {
         assert!(
             matches!(c.tunnel.unwrap().provider, ProviderConfig::Cloudflare(cf) if cf.cloudflared.ends_with("sh"))
         );
-        let c = config(&["--tunnel", "--ngrok-authtoken", "tok", "--cloudflared", "/bin/sh"]).unwrap();
+        let c = config(&["--tunnel", "--ngrok-authtoken", "tok"]).unwrap();
         assert!(matches!(c.tunnel.unwrap().provider, ProviderConfig::Ngrok(_)), "an authtoken picks ngrok");
+        let c = config(&["--tunnel", "--ngrok-authtoken", "tok", "--tunnel-subdomain", "abcd"]).unwrap();
+        assert!(
+            matches!(c.tunnel.unwrap().provider, ProviderConfig::LocalTunnel(_)),
+            "a LocalTunnel-only flag wins"
+        );
+        let c = config(&["--tunnel", "--ngrok-authtoken", "tok", "--cloudflared", "/bin/sh"]).unwrap();
+        assert!(matches!(c.tunnel.unwrap().provider, ProviderConfig::Cloudflare(_)), "so does --cloudflared");
         assert!(config(&["--tunnel", "off", "--ngrok-authtoken", "tok"]).unwrap().tunnel.is_none());
         for (bad, names) in [
             (&["--tunnel", "cloudflare", "--cloudflared", "/no/such/cloudflared"][..], "--cloudflared"),

@@ -40,6 +40,8 @@ const START_LIMIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
 /// How long a killed cloudflared has to be reaped before it is left to the runtime.
 const REAP_LIMIT: Duration = Duration::from_secs(2);
+/// How long the rest of an exited cloudflared's log may take to arrive.
+const LOG_DRAIN_LIMIT: Duration = Duration::from_millis(500);
 /// The most log text kept to explain a cloudflared that exited.
 const LAST_LOG_LINES: usize = 3;
 
@@ -110,8 +112,10 @@ struct Agent {
     metrics: SocketAddr,
     /// Public URLs cloudflared drew on its log.
     logged_url: watch::Receiver<Option<String>>,
-    /// Its last few log lines, to explain an exit.
+    /// Its last few log lines, to explain an exit with its last error.
     last_lines: watch::Receiver<Vec<String>>,
+    /// The tasks copying its output, done once it has exited.
+    logs: Vec<JoinHandle<()>>,
     origin: AbortOnDrop,
 }
 
@@ -148,14 +152,17 @@ impl Agent {
 
         let (url_tx, logged_url) = watch::channel(None);
         let (lines_tx, last_lines) = watch::channel(Vec::new());
-        for output in [child.stdout.take().map(boxed), child.stderr.take().map(boxed)].into_iter().flatten() {
-            tokio::spawn(read_log(output, url_tx.clone(), lines_tx.clone()));
-        }
+        let outputs = [child.stdout.take().map(boxed), child.stderr.take().map(boxed)];
+        let logs = outputs
+            .into_iter()
+            .flatten()
+            .map(|output| tokio::spawn(read_log(output, url_tx.clone(), lines_tx.clone())))
+            .collect();
         let (app, via) = (app.clone(), Via::TunnelAgent { visitor_header: VISITOR_HEADER });
         let origin = AbortOnDrop(tokio::spawn(async move {
             let _ = connection::serve_listener(origin, app, via).await;
         }));
-        Ok(Self { child, metrics, logged_url, last_lines, origin })
+        Ok(Self { child, metrics, logged_url, last_lines, logs, origin })
     }
 
     /// Waits until cloudflared has a public hostname and is ready; its URL.
@@ -164,7 +171,7 @@ impl Agent {
         let mut url = None;
         loop {
             if let Some(status) = self.child.try_wait().map_err(|e| OpenError::Unreachable(e.to_string()))? {
-                return Err(OpenError::Unreachable(self.exit_reason(status)));
+                return Err(OpenError::Unreachable(self.exit_reason(status).await));
             }
             if url.is_none() {
                 url = quick_tunnel(self.metrics).await.or_else(|| self.logged_url.borrow().clone());
@@ -192,14 +199,19 @@ impl Agent {
     /// Waits for cloudflared to exit; why it did.
     async fn exited(&mut self) -> String {
         match self.child.wait().await {
-            Ok(status) => self.exit_reason(status),
+            Ok(status) => self.exit_reason(status).await,
             Err(e) => format!("lost track of cloudflared: {e}"),
         }
     }
 
-    fn exit_reason(&self, status: ExitStatus) -> String {
+    /// Why cloudflared exited: its status and its last log line, once read.
+    async fn exit_reason(&mut self, status: ExitStatus) -> String {
+        let logs = futures_util::future::join_all(std::mem::take(&mut self.logs));
+        let _ = tokio::time::timeout(LOG_DRAIN_LIMIT, logs).await;
         let lines = self.last_lines.borrow();
-        match lines.last() {
+        // cloudflared's levels: DBG, INF, WRN, ERR, FTL.
+        let error = lines.iter().rev().find(|l| l.contains(" ERR ") || l.contains(" FTL "));
+        match error {
             Some(last) => format!("cloudflared exited ({status}): {last}"),
             None => format!("cloudflared exited ({status})"),
         }

@@ -59,15 +59,16 @@ impl TunnelConfig {
 
 /// The provider `--tunnel` asks for, or the best one available, and the
 /// banner's sentence saying which and why.
-/// A flag only one provider takes picks that one.
+/// A flag only one provider takes (an ngrok-only flag, --tunnel-subdomain,
+/// --cloudflared) picks that one; then a known authtoken picks ngrok.
 fn choose(args: &TunnelArgs, choice: TunnelChoice, wants_ngrok: bool) -> Result<(Provider, String), String> {
     let provider = match choice {
         TunnelChoice::Provider(provider) => provider,
-        TunnelChoice::Auto if wants_ngrok || ngrok_authtoken(args).is_some() => Provider::Ngrok,
+        TunnelChoice::Auto if wants_ngrok => Provider::Ngrok,
         TunnelChoice::Auto if args.tunnel_subdomain.is_some() => Provider::LocalTunnel,
-        TunnelChoice::Auto if args.cloudflared.is_some() || cloudflare::find(None).is_some() => {
-            Provider::Cloudflare
-        }
+        TunnelChoice::Auto if args.cloudflared.is_some() => Provider::Cloudflare,
+        TunnelChoice::Auto if ngrok_authtoken(args).is_some() => Provider::Ngrok,
+        TunnelChoice::Auto if cloudflare::find(None).is_some() => Provider::Cloudflare,
         TunnelChoice::Auto | TunnelChoice::Off => Provider::LocalTunnel,
     };
     let auto = choice == TunnelChoice::Auto;

@@ -31,7 +31,7 @@ pub(super) fn fanout(doc: &mut Doc, r: &Results) {
     doc.line("### Fan-out: one room");
     doc.line("");
     doc.para(format!(
-        "{} clients in one room with the seed's events (`message` re-emitted to everyone). \
+        "{} clients in one room with the lesson's events (`message` re-emitted to everyone). \
          Between 10 and 40 senders (one per 50k offered deliveries/s) share a rate of offered \
          deliveries/s ÷ {} messages/s. {} {} `rtchat, --db memory` is rtchat without SQLite, to \
          show what storing every message costs.",

@@ -12,7 +12,7 @@ pub(super) fn idle(doc: &mut Doc, r: &Results) {
     doc.line("### Idle connections");
     doc.line("");
     doc.para(format!(
-        "{} clients connect ({} at a time, seed events, no room) and stay idle for {} s; the \
+        "{} clients connect ({} at a time, the lesson's events, no room) and stay idle for {} s; the \
          server's resident memory is read before the first connects and after that settle time.",
         r.sizes.idle_clients, r.sizes.connect_concurrency, r.sizes.settle
     ));

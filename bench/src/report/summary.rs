@@ -121,7 +121,7 @@ pub(super) fn summary(doc: &mut Doc, r: &Results) {
     doc.table(
         &[
             "Scenario",
-            "Node (seed)",
+            "Node (the lesson's server)",
             "bare socketioxide",
             "rtchat",
             "rtchat ÷ Node",

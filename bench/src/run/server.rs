@@ -43,7 +43,7 @@ impl Server {
     /// The name the tables use.
     pub fn label(self) -> &'static str {
         match self {
-            Server::Node => "Node (seed)",
+            Server::Node => "Node (the lesson's server)",
             Server::Bare => "bare socketioxide",
             Server::Rtchat => "rtchat",
             Server::RtchatMemory => "rtchat, --db memory",

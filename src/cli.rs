@@ -66,9 +66,22 @@ pub struct ServeArgs {
     pub port: u16,
 
     /// Second port serving the same UI, Socket.IO and API, where a Vite
-    /// frontend usually lives (0 picks a free port); `off` serves everything on --port.
-    #[arg(long, env = "RTCHAT_UI_PORT", default_value = "5173", value_name = "PORT|off", value_parser = parse_ui_port)]
-    pub ui_port: UiPort,
+    /// frontend usually lives (0 picks a free port); `off` serves everything on
+    /// --port. [default: 5173, or 3001 with --app]
+    #[arg(long, env = "RTCHAT_UI_PORT", value_name = "PORT|off", value_parser = parse_ui_port)]
+    pub ui_port: Option<UiPort>,
+
+    /// Your own frontend's dev server (for example http://localhost:5173): rtchat
+    /// serves it on the UI port, behind the tunnel, the QR code and the access
+    /// token, keeping /socket.io/, /api/, /files/ and /healthz for the chat; its
+    /// own chat UI moves to /rtchat/.
+    #[arg(long, env = "RTCHAT_APP", value_name = "URL")]
+    pub app: Option<String>,
+
+    /// With --app: the path prefixes rtchat keeps for itself instead of the
+    /// default ones (repeatable, or comma-separated); /rtchat/ is always kept.
+    #[arg(long = "app-keep", env = "RTCHAT_APP_KEEP", value_delimiter = ',', value_name = "PATH")]
+    pub app_keep: Vec<String>,
 
     /// History database: a file path, a sqlite: URL, or `memory` (lost on exit).
     /// Defaults to rtchat.db in your data directory.
@@ -396,7 +409,11 @@ mod tests {
     #[test]
     fn defaults_match_the_seed() {
         let s = serve(&[]).unwrap();
-        assert_eq!((s.host, s.port, s.ui_port), (None, 3000, UiPort::Port(5173)));
+        assert_eq!(
+            (s.host, s.port, s.ui_port),
+            (None, 3000, None),
+            "5173 (or 3001 with --app) is the config's default"
+        );
         assert!(!s.lan && !s.no_qr);
         assert_eq!((s.max_message_len, s.rate_limit), (4000, 20));
         assert_eq!(s.max_connections_per_ip, 256);
@@ -419,9 +436,9 @@ mod tests {
         let hosts =
             serve(&["--allowed-host", "chat.example,.corp.example", "--allowed-host", "box"]).unwrap();
         assert_eq!(hosts.allowed_hosts, ["chat.example", ".corp.example", "box"]);
-        assert_eq!(s.ui_port, UiPort::Port(0));
-        assert_eq!(serve(&["--ui-port", "off"]).unwrap().ui_port, UiPort::Off);
-        assert_eq!(serve(&["--ui-port", "OFF"]).unwrap().ui_port, UiPort::Off);
+        assert_eq!(s.ui_port, Some(UiPort::Port(0)));
+        assert_eq!(serve(&["--ui-port", "off"]).unwrap().ui_port, Some(UiPort::Off));
+        assert_eq!(serve(&["--ui-port", "OFF"]).unwrap().ui_port, Some(UiPort::Off));
         for bad in [&["--port", "70000"][..], &["--ui-port", "none"], &["--rate-limit", "-1"], &["--bogus"]] {
             assert!(serve(bad).is_err(), "{bad:?}");
         }

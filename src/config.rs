@@ -8,6 +8,7 @@ use crate::chat::ChatSettings;
 use crate::cli::{ServeArgs, UiPort, default_db_path};
 use crate::http::cors::CorsPolicy;
 use crate::http::hosts::HostPolicy;
+use crate::http::proxy::AppConfig;
 use crate::scale::RedisConfig;
 use crate::store::DbTarget;
 use crate::tunnel::TunnelConfig;
@@ -46,7 +47,15 @@ pub struct Config {
     pub token_generated: bool,
     /// Open Engine.IO sessions allowed per client address; `0` for no limit.
     pub max_connections_per_ip: usize,
+    /// Set with `--app`: the developer's dev server, served on the UI port.
+    pub app: Option<AppConfig>,
 }
+
+/// The UI port without `--ui-port`.
+pub const DEFAULT_UI_PORT: u16 = 5173;
+/// The UI port with `--app` and without `--ui-port`: not 5173, where Vite's
+/// dev server (the usual app) listens.
+pub const APP_UI_PORT: u16 = 3001;
 
 /// A configuration mistake, worded for the person who made it.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +89,17 @@ impl Config {
             ),
             None => None,
         };
-        let ui_port = match args.ui_port {
+        let app = match &args.app {
+            Some(url) => Some(AppConfig::new(url, &args.app_keep).map_err(ConfigError)?),
+            None if !args.app_keep.is_empty() => {
+                return Err(ConfigError(
+                    "--app-keep only applies with --app; add --app URL or drop --app-keep".into(),
+                ));
+            }
+            None => None,
+        };
+        let default_ui_port = if app.is_some() { APP_UI_PORT } else { DEFAULT_UI_PORT };
+        let ui_port = match args.ui_port.unwrap_or(UiPort::Port(default_ui_port)) {
             UiPort::Off => None,
             UiPort::Port(p) if p != 0 && p == args.port => {
                 return Err(ConfigError(format!(
@@ -89,6 +108,15 @@ impl Config {
             }
             UiPort::Port(p) => Some(p),
         };
+        if let Some(app) = &app
+            && let Some(port) = app.loops_back_to([Some(args.port), ui_port])
+        {
+            return Err(ConfigError(format!(
+                "--app {} is rtchat's own port {port}; point --app at your dev server (for example http://localhost:5173), \
+                 or move rtchat with --port or --ui-port",
+                app.target
+            )));
+        }
         let db = match &args.db {
             Some(db) => in_existing_directory(parse_db(db)?)?,
             None => DbTarget::Sqlite(default_db_path().ok_or_else(|| {
@@ -137,6 +165,7 @@ impl Config {
             tunnel,
             token_generated,
             max_connections_per_ip: args.max_connections_per_ip,
+            app,
             redis: args
                 .redis
                 .as_deref()

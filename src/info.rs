@@ -38,6 +38,16 @@ pub struct TunnelInfo {
     pub state: String,
 }
 
+/// The developer's app served through rtchat (`--app`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppInfo {
+    /// The app's dev server, as given (`http://localhost:5173`).
+    pub target: String,
+    /// The path of rtchat's own chat UI on every `ui` URL (`/rtchat/`); the
+    /// rest of each `ui` URL is the app's.
+    pub chat_path: &'static str,
+}
+
 /// What a client needs to connect.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuthInfo {
@@ -72,6 +82,8 @@ pub struct ServerInfo {
     /// The best URL for a phone: the tunnel's UI, else the first LAN UI; `None`
     /// when the server is reachable from this machine only.
     pub phone_url: Option<String>,
+    /// With `--app`: the app every `ui` URL serves, and where the chat UI went.
+    pub app: Option<AppInfo>,
     /// What a client needs to connect.
     pub auth: AuthInfo,
     /// The limits clients are held to.
@@ -118,6 +130,10 @@ impl ServerInfo {
             lan,
             tunnel: None,
             phone_url: None,
+            app: config
+                .app
+                .as_ref()
+                .map(|app| AppInfo { target: app.target.clone(), chat_path: crate::http::proxy::CHAT_PATH }),
             auth: AuthInfo { token_required: config.chat.token.is_some() },
             limits: LimitsInfo {
                 max_message_len: config.chat.max_message_len,
@@ -167,6 +183,21 @@ pub fn invite_link(url: &str, token: Option<&str>, room: Option<&str>) -> String
     }
     let fragment = serde_urlencoded::to_string(&params).expect("string pairs always encode");
     format!("{base}/#{fragment}")
+}
+
+/// A link that opens the app behind `url`, authorised: the token rides in
+/// the query once (the server turns it into a cookie and drops it from the
+/// address), as a page's own requests must carry it.
+pub fn app_link(url: &str, token: Option<&str>) -> String {
+    let base = url.trim_end_matches('/');
+    match token {
+        None => format!("{base}/"),
+        Some(token) => {
+            let query = serde_urlencoded::to_string([(crate::http::proxy::TOKEN_PARAM, token)])
+                .expect("string pairs always encode");
+            format!("{base}/?{query}")
+        }
+    }
 }
 
 #[cfg(test)]

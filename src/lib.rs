@@ -73,7 +73,7 @@ pub async fn serve(args: &cli::ServeArgs) -> anyhow::Result<()> {
     }
     print.ready(&running.info).context("cannot write to stdout")?;
     if args.open {
-        open_in_browser(print.chat_link(&running.info));
+        open_in_browser(print.open_link(&running.info));
     }
 
     let closing = tunnel.map(|tunnel| {

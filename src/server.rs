@@ -189,6 +189,10 @@ where
         cors: config.cors.clone(),
         hosts: config.hosts.clone(),
         sessions,
+        app: config
+            .app
+            .clone()
+            .map(|app| crate::http::proxy::AppProxy::new(app, config.chat.token.as_deref())),
     };
     let (stop, stopped) = watch::channel(false);
     let connections = Connections::new(app(state), stopped);

@@ -4,7 +4,9 @@ import { defineConfig } from 'vitest/config';
 // and diffs the result, so everything here must be deterministic: content
 // hashes in file names, no timestamps, no source maps that embed local paths.
 export default defineConfig({
-  base: '/',
+  // Relative: the same build works at / and under /rtchat/, where rtchat
+  // serves it when `--app` gives the root to the developer's own app.
+  base: './',
   oxc: { jsx: { runtime: 'automatic' } },
   build: {
     outDir: 'dist',

@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Write};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::info::{ServerInfo, invite_link};
+use crate::info::{ServerInfo, app_link, invite_link};
 use crate::store::DbTarget;
 use crate::tunnel::{Provider, TunnelState, localtunnel};
 
@@ -62,12 +62,33 @@ impl Printer {
 
     /// The chat's link on this machine, with the access token and room.
     pub fn chat_link(&self, info: &ServerInfo) -> String {
-        invite_link(&info.local.ui, self.token.as_deref(), self.room.as_deref())
+        invite_link(&self.chat_url(&info.local.ui, info), self.token.as_deref(), self.room.as_deref())
     }
 
-    /// The link a phone should open: the best phone URL with the token and room.
+    /// The chat UI's URL at the `ui` URL: `/rtchat/` under it with `--app`.
+    fn chat_url(&self, ui: &str, info: &ServerInfo) -> String {
+        match &info.app {
+            Some(app) => format!("{}{}", ui.trim_end_matches('/'), app.chat_path),
+            None => ui.to_owned(),
+        }
+    }
+
+    /// The link to open first: the app with `--app`, else the chat.
+    pub fn open_link(&self, info: &ServerInfo) -> String {
+        match &info.app {
+            Some(_) => app_link(&info.local.ui, self.token.as_deref()),
+            None => self.chat_link(info),
+        }
+    }
+
+    /// The link a phone should open: the best phone URL with the token and
+    /// room; with `--app`, the app there, authorised.
     pub fn phone_link(&self, info: &ServerInfo) -> Option<String> {
-        info.phone_url.as_deref().map(|url| invite_link(url, self.token.as_deref(), self.room.as_deref()))
+        let url = info.phone_url.as_deref()?;
+        Some(match &info.app {
+            Some(_) => app_link(url, self.token.as_deref()),
+            None => invite_link(url, self.token.as_deref(), self.room.as_deref()),
+        })
     }
 
     /// The `--json` ready line: one JSON object on one line.
@@ -80,6 +101,11 @@ impl Printer {
             "lan": info.lan,
             "tunnel": info.tunnel,
             "phone_link": self.phone_link(info),
+            "app": info.app.as_ref().map(|app| json!({
+                "target": app.target,
+                "link": app_link(&info.local.ui, self.token.as_deref()),
+                "chat_link": self.chat_link(info),
+            })),
             "token_required": info.auth.token_required,
             "db": self.db.to_string(),
         })
@@ -91,6 +117,13 @@ impl Printer {
         let (bold, dim, cyan, reset) =
             if color { ("\x1b[1m", "\x1b[2m", "\x1b[36m", "\x1b[0m") } else { ("", "", "", "") };
         let mut s = format!("\n  {bold}rtchat {}{reset} ready\n\n", info.version);
+        if let Some(app) = &info.app {
+            let link = app_link(&info.local.ui, self.token.as_deref());
+            s += &format!(
+                "  App:       {cyan}{link}{reset}  {dim}(your app at {}, through rtchat){reset}\n",
+                app.target
+            );
+        }
         let chat = self.chat_link(info);
         s += &format!("  Chat:      {cyan}{chat}{reset}\n");
         if info.local.ui != info.local.backend {

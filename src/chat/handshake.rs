@@ -50,7 +50,8 @@ pub async fn admit<A: Adapter>(
     let mut query = query_params(&s);
     let token = match &auth.token {
         Some(serde_json::Value::String(t)) => Some(t.clone()),
-        _ => query.remove("token"),
+        // A page of an app behind `--app` has the token as a cookie.
+        _ => query.remove("token").or_else(|| crate::http::proxy::cookie_token(&s.req_parts().headers)),
     };
     if access::check_token(chat.settings.token.as_deref(), token.as_deref()).is_err() {
         span.in_scope(|| tracing::debug!("handshake refused: missing or wrong token"));

@@ -119,9 +119,10 @@ async fn require_token<A: Adapter>(
     request: Request,
     next: Next,
 ) -> Response {
+    let cookie = super::proxy::cookie_token(&headers);
     match access::check_token(
         state.chat.settings.token.as_deref(),
-        bearer(&headers).or(query.token.as_deref()),
+        bearer(&headers).or(query.token.as_deref()).or(cookie.as_deref()),
     ) {
         Ok(()) => next.run(request).await,
         Err(e) => ApiError(e).into_response(),

@@ -25,11 +25,26 @@ pub fn service<S: Clone + Send + Sync + 'static>() -> MethodRouter<S, Infallible
     get(serve).head(serve).layer(CompressionLayer::new())
 }
 
+/// The same UI under `/rtchat/`, where it moves when `--app` has the root
+/// (it refers to its files relatively, so it works under either).
+pub fn chat_service<S: Clone + Send + Sync + 'static>() -> MethodRouter<S, Infallible> {
+    get(serve_chat).head(serve_chat).layer(CompressionLayer::new())
+}
+
 async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    let path = uri.path().trim_start_matches('/');
+    serve_path(uri.path(), &method, &headers)
+}
+
+async fn serve_chat(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().strip_prefix(super::proxy::CHAT_PATH.trim_end_matches('/')).unwrap_or("/");
+    serve_path(path, &method, &headers)
+}
+
+fn serve_path(path: &str, method: &Method, headers: &HeaderMap) -> Response {
+    let path = path.trim_start_matches('/');
     let path = if path.is_empty() { INDEX } else { path };
     if let Some(file) = Dist::get(path) {
-        return respond(path, file, &headers, &method);
+        return respond(path, file, headers, method);
     }
     // A missing file is a 404; a missing page is the app's to route.
     let last = path.rsplit('/').next().unwrap_or_default();
@@ -37,7 +52,7 @@ async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
     match Dist::get(INDEX) {
-        Some(index) => respond(INDEX, index, &headers, &method),
+        Some(index) => respond(INDEX, index, headers, method),
         None => (StatusCode::NOT_FOUND, "the web UI is not built into this binary").into_response(),
     }
 }

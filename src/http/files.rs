@@ -171,7 +171,9 @@ pub(super) async fn download<A: Adapter>(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let chat = &state.chat;
-    access::check_token(chat.settings.token.as_deref(), bearer(&headers).or(q.token.as_deref()))?;
+    let cookie = super::proxy::cookie_token(&headers);
+    let given = bearer(&headers).or(q.token.as_deref()).or(cookie.as_deref());
+    access::check_token(chat.settings.token.as_deref(), given)?;
     let missing = || ChatError::not_found("there is no such file (a private room's file needs ?key=)");
     let (file, bytes) = chat.store.file(&id).await?.ok_or_else(missing)?;
     let room = chat.store.room(&file.room).await?.ok_or_else(missing)?;

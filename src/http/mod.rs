@@ -1,6 +1,8 @@
 //! The HTTP side: one [`app`] router, served on both ports, carrying Socket.IO
 //! at `/socket.io/`, the REST API under `/api/`, `/healthz`, `/metrics`, and the web UI,
-//! all behind the [`guard`] that refuses hostile web pages.
+//! all behind the [`guard`] that refuses hostile web pages. With `--app`, the
+//! [`proxy`] serves the developer's dev server at every other path, and the
+//! web UI moves to `/rtchat/`.
 
 mod api;
 mod assets;
@@ -8,6 +10,7 @@ pub mod cors;
 mod files;
 pub mod guard;
 pub mod hosts;
+pub mod proxy;
 pub mod sessions;
 
 use std::sync::{Arc, RwLock};
@@ -45,6 +48,8 @@ pub struct AppState<A: Adapter> {
     pub hosts: HostPolicy,
     /// Open Engine.IO sessions per client address.
     pub sessions: Sessions,
+    /// The developer's app, with `--app`.
+    pub app: Option<proxy::AppProxy>,
 }
 
 impl<A: Adapter> Clone for AppState<A> {
@@ -57,6 +62,7 @@ impl<A: Adapter> Clone for AppState<A> {
             cors: self.cors.clone(),
             hosts: self.hosts.clone(),
             sessions: self.sessions.clone(),
+            app: self.app.clone(),
         }
     }
 }
@@ -68,24 +74,33 @@ impl<A: Adapter> Clone for AppState<A> {
 pub fn app<A: Adapter>(state: AppState<A>) -> Router {
     let cors = state.cors.layer();
     let guard = Guard { cors: state.cors.clone(), hosts: state.hosts.clone() };
-    let (socket_layer, per_client) = (state.socket_layer.clone(), state.sessions.clone());
+    let (socket_layer, per_client, app_proxy) =
+        (state.socket_layer.clone(), state.sessions.clone(), state.app.clone());
     let routes = Router::new()
         .route("/healthz", get(api::healthz::<A>))
         .route("/metrics", get(api::metrics::<A>))
         .nest("/api", api::routes(state.clone()))
         .route("/files/{id}/{name}", get(files::download::<A>))
+        .route("/rtchat", get(|| async { axum::response::Redirect::permanent(proxy::CHAT_PATH) }))
+        .route_service("/rtchat/", assets::chat_service())
+        .route_service("/rtchat/{*path}", assets::chat_service())
         .fallback_service(assets::service())
         .with_state(state);
     // One Socket.IO service (one Engine.IO session table), also used to end
     // long-polling sessions the chat drops.
     let socketio = socket_layer.layer(routes);
     per_client.end_polling_through(socketio.clone());
-    Router::new()
+    let router = Router::new()
         .fallback_service(socketio)
         .layer(from_fn_with_state(per_client, sessions::guard))
         .layer(map_request(own_socket_request_head))
-        .layer(cors)
-        .layer(map_request_with_state(guard, guard::check))
+        .layer(cors);
+    // The app's requests skip rtchat's CORS: answering them is the app's business.
+    let router = match app_proxy {
+        Some(app_proxy) => router.layer(from_fn_with_state(app_proxy, proxy::route)),
+        None => router,
+    };
+    router.layer(map_request_with_state(guard, guard::check))
 }
 
 /// Copies a Socket.IO request's URI and header values out of the connection's

@@ -8,7 +8,9 @@ self.addEventListener('notificationclick', (event) => {
   event.waitUntil(
     self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((pages) => {
       const page = pages[0];
-      if (!page) return self.clients.openWindow(room ? `/#room=${encodeURIComponent(room)}` : '/');
+      // The chat is where this worker was registered: / or, with --app, /rtchat/.
+      const chat = self.registration.scope;
+      if (!page) return self.clients.openWindow(room ? `${chat}#room=${encodeURIComponent(room)}` : chat);
       page.postMessage({ type: 'rtchat:open-room', room });
       return page.focus();
     }),

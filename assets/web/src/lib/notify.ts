@@ -161,7 +161,9 @@ const OPEN_ROOM = 'rtchat:open-room';
  */
 function showNotification(m: Incoming, openRoom: (id: string) => void): void {
   const { title, body, tag } = notificationContent(m);
-  const options = { body, tag, icon: '/favicon.svg', data: { room: m.room.id } };
+  // Relative to the page: the UI is served at / or, with --app, at /rtchat/.
+  const icon = new URL('favicon.svg', document.baseURI).href;
+  const options = { body, tag, icon, data: { room: m.room.id } };
   try {
     const n = new Notification(title, options);
     n.onclick = () => {
@@ -172,7 +174,7 @@ function showNotification(m: Incoming, openRoom: (id: string) => void): void {
   } catch {
     if (!('serviceWorker' in navigator)) return;
     navigator.serviceWorker
-      .register('/sw.js')
+      .register('sw.js')
       .then(() => navigator.serviceWorker.ready)
       .then((reg) => reg.showNotification(title, options))
       .catch(() => {

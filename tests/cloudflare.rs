@@ -270,3 +270,15 @@ async fn a_phone_sized_browser_chats_through_a_quick_tunnel() {
     let up = server.next_event("tunnel", Some("up"), WAIT);
     tunnels::a_phone_chats_through(&server, &reachable(up["phone_link"].as_str().unwrap())).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_is_served_through_a_quick_tunnel_behind_the_token() {
+    let (app, _feed) = common::devapp::App::start().await;
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(&["--app", &app.url()], &[]);
+    let up = server.next_event("tunnel", Some("up"), WAIT);
+    let ui = up["ui"].as_str().unwrap();
+    let link = up["phone_link"].as_str().unwrap();
+    assert!(link.starts_with(&format!("{ui}/?rtchat_token=")), "the QR code opens the app: {link}");
+    tunnels::app_works_through(&reachable(link), &reachable(ui), &app).await;
+}

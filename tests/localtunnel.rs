@@ -220,3 +220,16 @@ async fn a_phone_sized_browser_chats_through_localtunnel() {
     let up = server.next_event("tunnel", Some("up"), WAIT);
     tunnels::a_phone_chats_through(&server, up["phone_link"].as_str().unwrap()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_is_served_through_localtunnel_behind_the_token() {
+    let (app, _feed) = common::devapp::App::start().await;
+    let lt = LocalTunnelServer::start(4).await;
+    let sandbox = Sandbox::new();
+    let server = sandbox.start(&lt, &["--tunnel", "localtunnel", "--app", &app.url()]);
+    let up = server.next_event("tunnel", Some("up"), WAIT);
+    let ui = up["ui"].as_str().unwrap();
+    let link = up["phone_link"].as_str().unwrap();
+    assert!(link.starts_with(&format!("{ui}/?rtchat_token=")), "the QR code opens the app: {link}");
+    tunnels::app_works_through(link, ui, &app).await;
+}

@@ -2,6 +2,7 @@
 //! in-process ([`TestServer`]) or as the real binary ([`Process`]).
 #![allow(dead_code)]
 
+pub mod devapp;
 pub mod edge;
 pub mod localtunnel;
 pub mod proxy;

@@ -137,3 +137,52 @@ pub async fn a_phone_chats_through(server: &Process, link: &str) {
     assert_eq!(from_phone["text"], "hello laptop");
     assert_eq!(from_phone["user"]["name"], "Phone via tunnel");
 }
+
+/// `--app` through a tunnel: the printed `phone_link` (at the tunnel's URL,
+/// reached at `public`) turns the token into a cookie, which lets the app's
+/// page, its headers echo and its WebSocket through; nothing passes without it.
+pub async fn app_works_through(phone_link: &str, public: &str, app: &super::devapp::App) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert_eq!(
+        http.get(format!("{public}/")).send().await.unwrap().status(),
+        401,
+        "the app is behind the token"
+    );
+    let first = http.get(phone_link).send().await.unwrap();
+    assert_eq!(first.status(), 303, "{phone_link}");
+    assert_eq!(first.headers()["location"], "/");
+    let set = first.headers()["set-cookie"].to_str().unwrap();
+    assert!(set.contains("; Secure"), "a tunnel is HTTPS to the visitor: {set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+
+    let page = http.get(format!("{public}/")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("the test app"));
+    let seen: Value = http
+        .get(format!("{public}/headers"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["host"], app.addr.to_string());
+    assert_eq!(seen["x-forwarded-proto"], "https");
+    assert_eq!(seen["cookie"], "", "the token stays with rtchat");
+
+    let mut request = format!("{}/ws", public.replacen("http://", "ws://", 1)).into_client_request().unwrap();
+    request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    let (mut ws, _) =
+        tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(request))
+            .await
+            .unwrap()
+            .unwrap();
+    ws.send(Message::text("through the tunnel")).await.unwrap();
+    let echoed = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(echoed.into_text().unwrap().as_str(), "through the tunnel");
+}

@@ -163,6 +163,9 @@ async fn the_token_guards_the_app_and_the_printed_link_turns_it_into_a_cookie() 
     assert!(cookie.starts_with("rtchat_token=s3cret;") && cookie.contains("HttpOnly"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain http here: {cookie}");
 
+    let elsewhere = page("//evil.example/x?rtchat_token=s3cret", None).await.unwrap();
+    assert_eq!(elsewhere.headers()["location"], "/evil.example/x", "never a redirect to another site");
+
     let jar = "theme=dark; rtchat_token=s3cret";
     assert_eq!(page("/", Some(jar)).await.unwrap().status(), 200);
     let seen: Value = page("/headers", Some(jar)).await.unwrap().json().await.unwrap();

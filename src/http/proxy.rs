@@ -236,9 +236,11 @@ impl AppProxy {
             }
             let rest: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| k != TOKEN_PARAM).collect();
             let rest = serde_urlencoded::to_string(&rest).unwrap_or_default();
+            // One leading slash: `//host/…` would send the browser to another site.
+            let path = format!("/{}", req.uri().path().trim_start_matches(['/', '\\']));
             let location = match rest.as_str() {
-                "" => req.uri().path().to_owned(),
-                rest => format!("{}?{rest}", req.uri().path()),
+                "" => path,
+                rest => format!("{path}?{rest}"),
             };
             let secure = if proto == "https" { "; Secure" } else { "" };
             let cookie = format!(

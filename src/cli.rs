@@ -73,8 +73,8 @@ pub struct ServeArgs {
 
     /// Your own frontend's dev server (for example http://localhost:5173): rtchat
     /// serves it on the UI port, behind the tunnel, the QR code and the access
-    /// token, keeping /socket.io/, /api/, /files/ and /healthz for the chat; its
-    /// own chat UI moves to /rtchat/.
+    /// token, keeping /socket.io/, /api/, /files/, /healthz and /metrics for the
+    /// chat; its own chat UI moves to /rtchat/.
     #[arg(long, env = "RTCHAT_APP", value_name = "URL")]
     pub app: Option<String>,
 
@@ -211,19 +211,19 @@ pub struct TunnelArgs {
     #[arg(long, env = "NGROK_AUTHTOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub ngrok_authtoken: Option<String>,
 
-    /// A reserved ngrok domain for the UI's public URL.
+    /// ngrok: a reserved domain for the UI's public URL.
     #[arg(long, env = "RTCHAT_TUNNEL_DOMAIN", value_name = "DOMAIN")]
     pub tunnel_domain: Option<String>,
 
-    /// Ask visitors for this user name and password at the tunnel (password 8 to 128 characters).
+    /// ngrok: ask visitors for this user name and password at the tunnel (password 8 to 128 characters).
     #[arg(long, env = "RTCHAT_TUNNEL_BASIC_AUTH", hide_env_values = true, value_name = "USER:PASS")]
     pub tunnel_basic_auth: Option<String>,
 
-    /// Make visitors sign in with this OAuth provider at the tunnel (google, github, microsoft, gitlab, ...).
+    /// ngrok: make visitors sign in with this OAuth provider at the tunnel (google, github, microsoft, gitlab, ...).
     #[arg(long, env = "RTCHAT_TUNNEL_OAUTH", value_name = "PROVIDER")]
     pub tunnel_oauth: Option<String>,
 
-    /// With --tunnel-oauth: an email address or a domain allowed in (repeatable).
+    /// ngrok, with --tunnel-oauth: an email address or a domain allowed in (repeatable).
     #[arg(
         long = "tunnel-oauth-allow",
         env = "RTCHAT_TUNNEL_OAUTH_ALLOW",
@@ -232,11 +232,11 @@ pub struct TunnelArgs {
     )]
     pub tunnel_oauth_allow: Vec<String>,
 
-    /// Advanced: the tunnel edge to use instead of ngrok's (host:port).
+    /// ngrok, advanced: the tunnel edge to use instead of ngrok's (host:port).
     #[arg(long, env = "RTCHAT_TUNNEL_SERVER_ADDR", value_name = "HOST:PORT")]
     pub tunnel_server_addr: Option<String>,
 
-    /// Advanced: PEM certificate(s) to trust for --tunnel-server-addr.
+    /// ngrok, advanced: PEM certificate(s) to trust for --tunnel-server-addr.
     #[arg(long, env = "RTCHAT_TUNNEL_CA_CERT", value_name = "PATH")]
     pub tunnel_ca_cert: Option<PathBuf>,
 
@@ -244,7 +244,7 @@ pub struct TunnelArgs {
     #[arg(long, env = "RTCHAT_CLOUDFLARED", value_name = "PATH")]
     pub cloudflared: Option<PathBuf>,
 
-    /// The LocalTunnel server to use.
+    /// The LocalTunnel server to use (a self-hosted one, say).
     #[arg(long, env = "RTCHAT_LOCALTUNNEL_HOST", value_name = "URL", default_value = crate::tunnel::localtunnel::DEFAULT_HOST)]
     pub localtunnel_host: String,
 

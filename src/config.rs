@@ -109,7 +109,7 @@ impl Config {
             UiPort::Port(p) => Some(p),
         };
         if let Some(app) = &app
-            && let Some(port) = app.loops_back_to([Some(args.port), ui_port])
+            && let Some(port) = app.loops_back_to([Some(args.port), ui_port], &crate::lan::addresses())
         {
             return Err(ConfigError(format!(
                 "--app {} is rtchat's own port {port}; point --app at your dev server (for example http://localhost:5173), \

@@ -257,7 +257,8 @@ impl Printer {
         match qr::render(&link, width.saturating_sub(4)) {
             Ok(code) => {
                 let indented: String = code.lines().map(|l| format!("    {l}\n")).collect();
-                format!("\n  Scan to chat on your phone:\n\n{indented}")
+                let what = if info.app.is_some() { "open your app" } else { "chat" };
+                format!("\n  Scan to {what} on your phone:\n\n{indented}")
             }
             Err(e) => format!("\n  No QR code: {e}; widen the terminal or open the link above.\n"),
         }

@@ -109,11 +109,14 @@ impl AppConfig {
         })
     }
 
-    /// One of rtchat's own `ports`, when the app's address is this machine at it.
-    pub fn loops_back_to(&self, ports: [Option<u16>; 2]) -> Option<u16> {
+    /// One of rtchat's own `ports`, when the app's address is this machine
+    /// (a loopback name or address, or one of `own` addresses) at it.
+    pub fn loops_back_to(&self, ports: [Option<u16>; 2], own: &[IpAddr]) -> Option<u16> {
         let host = self.authority.host().trim_start_matches('[').trim_end_matches(']');
         let local = host.eq_ignore_ascii_case("localhost")
-            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
+            || host
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified() || own.contains(&ip));
         let port = self.authority.port_u16().unwrap_or(80);
         (local && port != 0).then_some(port).filter(|p| ports.contains(&Some(*p)))
     }
@@ -457,10 +460,16 @@ mod tests {
     #[test]
     fn the_app_cannot_be_rtchat_itself() {
         let app = AppConfig::new("http://127.0.0.1:3001", &[]).unwrap();
-        assert_eq!(app.loops_back_to([Some(3000), Some(3001)]), Some(3001));
-        assert_eq!(app.loops_back_to([Some(3000), None]), None);
+        assert_eq!(app.loops_back_to([Some(3000), Some(3001)], &[]), Some(3001));
+        assert_eq!(app.loops_back_to([Some(3000), None], &[]), None);
         let remote = AppConfig::new("http://10.0.0.5:3000", &[]).unwrap();
-        assert_eq!(remote.loops_back_to([Some(3000), Some(3001)]), None);
+        assert_eq!(remote.loops_back_to([Some(3000), Some(3001)], &[]), None);
+        let mine = ["10.0.0.5".parse().unwrap()];
+        assert_eq!(
+            remote.loops_back_to([Some(3000), Some(3001)], &mine),
+            Some(3000),
+            "this machine's LAN address"
+        );
     }
 
     #[test]

@@ -44,17 +44,9 @@ impl Sandbox {
         self.dir.path().join(name).to_str().unwrap().to_owned()
     }
     fn env(&self) -> Vec<(&'static str, String)> {
-        let mut env = vec![
-            ("HOME", self.path("")),
-            ("XDG_CONFIG_HOME", self.path(".config")),
-            ("NGROK_AUTHTOKEN", String::new()),
-            ("PATH", self.path("bin")),
-            ("STANDIN_PIDS", self.path("pids")),
-        ];
-        // RTCHAT_TEST_LOG=rtchat=debug shows what the server did, cloudflared's log included.
-        if let Ok(filter) = std::env::var("RTCHAT_TEST_LOG") {
-            env.push(("RUST_LOG", filter));
-        }
+        // RTCHAT_TEST_LOG=rtchat=debug shows cloudflared's log too.
+        let mut env = tunnels::home_env(self.dir.path());
+        env.extend([("PATH", self.path("bin")), ("STANDIN_PIDS", self.path("pids"))]);
         env
     }
     fn start(&self, extra: &[&str], more_env: &[(&str, &str)]) -> Process {
@@ -136,17 +128,6 @@ async fn without_an_account_cloudflared_is_used_and_the_chat_works_through_it() 
     );
 }
 
-/// Opens a long-polling session at `base` from the local address `from`; the HTTP status.
-async fn open_session_from(from: &str, base: &str, claimed: Option<&str>) -> u16 {
-    let http =
-        reqwest::Client::builder().local_address(from.parse::<std::net::IpAddr>().unwrap()).build().unwrap();
-    let mut request = http.get(format!("{base}/socket.io/?EIO=4&transport=polling"));
-    if let Some(forged) = claimed {
-        request = request.header("cf-connecting-ip", forged);
-    }
-    tokio::time::timeout(WAIT, request.send()).await.unwrap().unwrap().status().as_u16()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_visitor_is_counted_at_the_address_cloudflare_names() {
     let sandbox = Sandbox::new();
@@ -155,24 +136,24 @@ async fn each_visitor_is_counted_at_the_address_cloudflare_names() {
     let (ui, backend) = (reachable(up["ui"].as_str().unwrap()), reachable(up["backend"].as_str().unwrap()));
     // Every request reaches rtchat from cloudflared on loopback; the edge
     // (here the stand-in) names each visitor in CF-Connecting-IP.
-    assert_eq!(open_session_from("127.0.0.2", &ui, None).await, 200);
+    assert_eq!(tunnels::open_session_from("127.0.0.2", &ui, None).await, 200);
     assert_eq!(
-        open_session_from("127.0.0.3", &ui, None).await,
+        tunnels::open_session_from("127.0.0.3", &ui, None).await,
         200,
         "a second visitor is not lumped with the first"
     );
     assert_eq!(
-        open_session_from("127.0.0.2", &backend, None).await,
+        tunnels::open_session_from("127.0.0.2", &backend, None).await,
         429,
         "one session per visitor, on either endpoint"
     );
     assert_eq!(
-        open_session_from("127.0.0.2", &ui, Some("198.51.100.7")).await,
+        tunnels::open_session_from("127.0.0.2", &ui, Some(("cf-connecting-ip", "198.51.100.7"))).await,
         429,
         "a visitor's own CF-Connecting-IP is replaced at the edge"
     );
     // Visitors do not use up this machine's own count.
-    assert_eq!(open_session_from("127.0.0.1", &server.url, None).await, 200);
+    assert_eq!(tunnels::open_session_from("127.0.0.1", &server.url, None).await, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,16 +27,8 @@ impl Sandbox {
         self.dir.path().join(name).to_str().unwrap().to_owned()
     }
     fn env(&self) -> Vec<(&'static str, String)> {
-        let mut env = vec![
-            ("HOME", self.path("")),
-            ("XDG_CONFIG_HOME", self.path(".config")),
-            ("NGROK_AUTHTOKEN", String::new()),
-            ("PATH", self.path("")),
-        ];
-        // RTCHAT_TEST_LOG=rtchat=debug shows what the server did.
-        if let Ok(filter) = std::env::var("RTCHAT_TEST_LOG") {
-            env.push(("RUST_LOG", filter));
-        }
+        let mut env = tunnels::home_env(self.dir.path());
+        env.push(("PATH", self.path("")));
         env
     }
     fn start(&self, lt: &LocalTunnelServer, extra: &[&str]) -> Process {

@@ -33,16 +33,8 @@ impl Sandbox {
         self.dir.path().join(name).to_str().unwrap().to_owned()
     }
     fn env(&self) -> Vec<(&'static str, String)> {
-        let mut env = vec![
-            ("HOME", self.path("")),
-            ("XDG_CONFIG_HOME", self.path(".config")),
-            ("NGROK_AUTHTOKEN", String::new()),
-        ];
         // RTCHAT_TEST_LOG=ngrok=debug,rtchat=debug shows what the server did.
-        if let Ok(filter) = std::env::var("RTCHAT_TEST_LOG") {
-            env.push(("RUST_LOG", filter));
-        }
-        env
+        tunnels::home_env(self.dir.path())
     }
 }
 
@@ -137,17 +129,6 @@ async fn the_edge_going_away_never_stops_the_local_chat_and_the_tunnel_comes_bac
     assert_eq!(local.next("message:new").await["text"], "through the tunnel again");
 }
 
-/// Opens a long-polling session at `base` from the local address `from`; the HTTP status.
-async fn open_session_from(from: &str, base: &str, forwarded_for: Option<&str>) -> u16 {
-    let http =
-        reqwest::Client::builder().local_address(from.parse::<std::net::IpAddr>().unwrap()).build().unwrap();
-    let mut request = http.get(format!("{base}/socket.io/?EIO=4&transport=polling"));
-    if let Some(forged) = forwarded_for {
-        request = request.header("x-forwarded-for", forged);
-    }
-    tokio::time::timeout(WAIT, request.send()).await.unwrap().unwrap().status().as_u16()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_visitor_through_the_tunnel_is_counted_at_the_address_the_edge_reports() {
     let edge = Edge::start(None).await;
@@ -158,24 +139,24 @@ async fn each_visitor_through_the_tunnel_is_counted_at_the_address_the_edge_repo
 
     // The test edge reaches the server from loopback and reports each
     // visitor's own address; visitors here come from 127.0.0.2 and 127.0.0.3.
-    assert_eq!(open_session_from("127.0.0.2", ui, None).await, 200);
+    assert_eq!(tunnels::open_session_from("127.0.0.2", ui, None).await, 200);
     assert_eq!(
-        open_session_from("127.0.0.3", ui, None).await,
+        tunnels::open_session_from("127.0.0.3", ui, None).await,
         200,
         "a second visitor is not lumped with the first"
     );
     assert_eq!(
-        open_session_from("127.0.0.2", backend, None).await,
+        tunnels::open_session_from("127.0.0.2", backend, None).await,
         429,
         "one session per visitor, on either endpoint"
     );
     assert_eq!(
-        open_session_from("127.0.0.2", ui, Some("198.51.100.7")).await,
+        tunnels::open_session_from("127.0.0.2", ui, Some(("x-forwarded-for", "198.51.100.7"))).await,
         429,
         "a visitor's own X-Forwarded-For is not taken as its address"
     );
     // Tunnel visitors do not use up this machine's own count.
-    assert_eq!(open_session_from("127.0.0.1", &server.url, None).await, 200);
+    assert_eq!(tunnels::open_session_from("127.0.0.1", &server.url, None).await, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

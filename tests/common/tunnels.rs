@@ -186,3 +186,28 @@ pub async fn app_works_through(phone_link: &str, public: &str, app: &super::deva
     let echoed = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
     assert_eq!(echoed.into_text().unwrap().as_str(), "through the tunnel");
 }
+
+/// The environment for an rtchat with a home of its own in `home`: no ngrok
+/// config, no authtoken; `RTCHAT_TEST_LOG` (say `rtchat=debug`) becomes its
+/// `RUST_LOG`, to see what it did.
+pub fn home_env(home: &std::path::Path) -> Vec<(&'static str, String)> {
+    let path = |name: &str| home.join(name).to_str().unwrap().to_owned();
+    let mut env =
+        vec![("HOME", path("")), ("XDG_CONFIG_HOME", path(".config")), ("NGROK_AUTHTOKEN", String::new())];
+    if let Ok(filter) = std::env::var("RTCHAT_TEST_LOG") {
+        env.push(("RUST_LOG", filter));
+    }
+    env
+}
+
+/// Opens a long-polling session at `base` from the local address `from`,
+/// with `header` set when given (an address a visitor claims); the HTTP status.
+pub async fn open_session_from(from: &str, base: &str, header: Option<(&str, &str)>) -> u16 {
+    let http =
+        reqwest::Client::builder().local_address(from.parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+    let mut request = http.get(format!("{base}/socket.io/?EIO=4&transport=polling"));
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
+    }
+    tokio::time::timeout(Duration::from_secs(15), request.send()).await.unwrap().unwrap().status().as_u16()
+}

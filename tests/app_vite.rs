@@ -43,6 +43,8 @@ impl Vite {
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--strictPort"])
             .current_dir(dir)
             .env("APP_VITE_CACHE", dir.join(".vite-cache"))
+            // Under CI=true Vite colours its output even into a pipe.
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -58,12 +60,26 @@ impl Vite {
         });
         loop {
             let line = rx.recv_timeout(WAIT).expect("Vite starts within 30 s");
-            if line.contains(&format!("127.0.0.1:{port}")) {
+            if without_escapes(&line).contains(&format!("127.0.0.1:{port}")) {
                 break;
             }
         }
         vite
     }
+}
+
+/// `line` without ANSI escape sequences (`ESC [ … letter`).
+fn without_escapes(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|c| c.is_ascii_alphabetic());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Drop for Vite {

@@ -142,8 +142,11 @@ async fn web_ui_is_served_with_types_caching_compression_and_spa_fallback() {
 
     // Every asset the page references (relatively: the same build is served
     // under /rtchat/ with --app) is served with its type and cached for good.
-    let assets: Vec<&str> =
-        html.split(['"', '\'']).filter_map(|s| s.strip_prefix('.')).filter(|s| s.starts_with("/assets/")).collect();
+    let assets: Vec<&str> = html
+        .split(['"', '\''])
+        .filter_map(|s| s.strip_prefix('.'))
+        .filter(|s| s.starts_with("/assets/"))
+        .collect();
     assert!(!assets.is_empty(), "the page references its bundled assets");
     for path in assets {
         let r = client

@@ -124,6 +124,27 @@ async fn presence_and_room_counts_agree_across_processes() {
     drop(cat);
 }
 
+/// A process that stops answering (here: stopped with SIGSTOP; a crashed one
+/// looks the same until Redis notices its connection is gone) delays member
+/// lists on the others by the adapter's request timeout, which is shorter
+/// than a client's wait for an ack, so a join still succeeds.
+#[tokio::test]
+#[ignore = "needs Redis and PostgreSQL: set RTCHAT_TEST_REDIS_URL and RTCHAT_TEST_DATABASE_URL and pass --include-ignored"]
+async fn a_process_that_stops_answering_does_not_stall_joins_elsewhere() {
+    let services = Services::from_env();
+    let c = cluster(&services, 2, None).await;
+    let (stalled, survivor) = (c.nodes[0].url.clone(), c.nodes[1].url.clone());
+    let there = Client::rich(&stalled, "there").await;
+    ok(there.request("room:join", json!({ "room": "s" })).await);
+    c.nodes[0].signal("STOP");
+    let here = Client::rich(&survivor, "here").await;
+    let joined = ok(here.request("room:join", json!({ "room": "s" })).await);
+    c.nodes[0].signal("CONT");
+    let names: Vec<&str> =
+        joined["members"].as_array().unwrap().iter().filter_map(|m| m["name"].as_str()).collect();
+    assert!(names.contains(&"here"), "{joined}");
+}
+
 #[tokio::test]
 #[ignore = "needs Redis and PostgreSQL: set RTCHAT_TEST_REDIS_URL and RTCHAT_TEST_DATABASE_URL and pass --include-ignored"]
 async fn killing_a_process_loses_no_acknowledged_message() {

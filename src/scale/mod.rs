@@ -20,6 +20,12 @@ use crate::store::redact;
 const CONNECT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
 /// How long subscribing to the adapter's channels at startup may take.
 const SUBSCRIBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a request to every process (a member list, a person's rooms)
+/// waits for one that does not answer: a stalled process, or one that just
+/// died while Redis still counts its subscription. The adapter's default, 5 s,
+/// is as long as a client waits for any ack, so a join right after another
+/// process crashed could time out at the client.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The Socket.IO adapter of a scaled-out chat.
 pub type RedisAdapter<E> = CustomRedisAdapter<E, RedisFanout>;
@@ -69,7 +75,8 @@ impl RedisConfig {
         }
         .map_err(|e| anyhow::anyhow!("cannot connect to Redis at {}: {e}; {fix}", redact(&self.url)))?;
         let health = Health::with_redis(driver.up());
-        let config = RedisAdapterConfig::new().with_prefix(self.prefix.clone());
+        let config =
+            RedisAdapterConfig::new().with_prefix(self.prefix.clone()).with_request_timeout(REQUEST_TIMEOUT);
         Ok((RedisAdapterCtr::new_with_driver(driver, config), health))
     }
 }

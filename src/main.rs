@@ -22,6 +22,10 @@ fn main() -> ExitCode {
     };
     let Command::Serve(args) = cli.subcommand();
     let result = runtime.block_on(rtchat::serve(&args));
+    // The server has closed its store and connections by now. A tunnel
+    // provider's HTTP request may still be waiting on the blocking pool (an
+    // unanswering LocalTunnel server holds one for 10 s): do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     let Err(e) = result else { return ExitCode::SUCCESS };
     let (message, code) = match e.is::<rtchat::config::ConfigError>() {
         true => (e.to_string(), ExitCode::from(2)),

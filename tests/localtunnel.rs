@@ -225,3 +225,31 @@ async fn an_app_is_served_through_localtunnel_behind_the_token() {
     assert!(link.starts_with(&format!("{ui}/?rtchat_token=")), "the QR code opens the app: {link}");
     tunnels::app_works_through(link, ui, &app).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_exits_at_once_while_the_server_does_not_answer() {
+    // A server that takes connections and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = silent.accept().await {
+            held.push(tcp);
+        }
+    });
+    let sandbox = Sandbox::new();
+    let db = sandbox.path("chat.db");
+    let env = sandbox.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut server = Process::start_with_env(
+        &["--port", "0", "--db", &db, "--tunnel", "localtunnel", "--localtunnel-host", &host],
+        &env,
+    );
+    server.next_event("tunnel", Some("connecting"), WAIT);
+    server.signal("INT");
+    let status = server
+        .wait_exit(Duration::from_secs(3))
+        .expect("exits soon after Ctrl-C, not after the request's 10 s");
+    assert!(status.success(), "{status:?}");
+    held.abort();
+}

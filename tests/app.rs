@@ -174,27 +174,9 @@ async fn the_token_guards_the_app_and_the_printed_link_turns_it_into_a_cookie() 
     // The app's own calls to rtchat carry the cookie, and are let in by it.
     assert_eq!(page("/api/info", None).await.unwrap().status(), 401);
     assert_eq!(page("/api/info", Some(jar)).await.unwrap().status(), 200);
-    let open = http
-        .get(format!("{url}/socket.io/?EIO=4&transport=polling"))
-        .header("cookie", jar)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sid: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
-    let poll = format!("{url}/socket.io/?EIO=4&transport=polling&sid={}", sid["sid"].as_str().unwrap());
-    http.post(&poll).header("cookie", jar).body("40").send().await.unwrap();
-    let connected = tokio::time::timeout(WAIT, async {
-        let mut got = String::new();
-        while !got.contains("40{") && !got.contains("44{") {
-            got += &http.get(&poll).header("cookie", jar).send().await.unwrap().text().await.unwrap();
-        }
-        got
-    })
-    .await
-    .unwrap();
+    let polling = common::tunnels::Polling::open(url, Some(jar)).await;
+    assert_eq!(polling.send("40".into()).await, 200);
+    let connected = polling.until(&["40{", "44{"]).await;
     assert!(connected.contains("40{\"sid\""), "a Socket.IO connect with only the cookie: {connected:?}");
 }
 

@@ -72,7 +72,8 @@ impl ProviderConfig {
     }
 }
 
-/// The tunnel providers rtchat carries.
+/// The tunnel providers rtchat carries, named as `--tunnel` takes them and
+/// `--json` and `/api/info` report them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
@@ -83,17 +84,6 @@ pub enum Provider {
     /// LocalTunnel.
     #[serde(rename = "localtunnel")]
     LocalTunnel,
-}
-
-impl Provider {
-    /// The name `--tunnel` takes and `--json` reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ngrok => "ngrok",
-            Self::Cloudflare => "cloudflare",
-            Self::LocalTunnel => "localtunnel",
-        }
-    }
 }
 
 /// What the tunnel is doing, as shown in the banner and `/api/info`.

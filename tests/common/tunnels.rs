@@ -49,44 +49,14 @@ pub async fn chat_works_through(server: &Process, provider: &str, ui: &str, back
     );
 
     // Long-polling: the Engine.IO handshake, a connect, a join and a send.
-    let open = http
-        .get(format!("{backend}/socket.io/?EIO=4&transport=polling"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sid: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
-    let sid = sid["sid"].as_str().unwrap();
-    let poll = format!("{backend}/socket.io/?EIO=4&transport=polling&sid={sid}");
-    let posted = http.post(&poll).body(format!("40{}", json!({ "token": token }))).send().await.unwrap();
-    assert_eq!(posted.status(), 200);
-    // Polls until the connect arrives: the server may send a ping first, and
-    // one response may carry several packets, separated by 0x1e.
-    let polled = |until: &'static str| {
-        let (http, poll) = (&http, &poll);
-        async move {
-            let wait = async {
-                let mut got = String::new();
-                while !got.split('\x1e').any(|p| p.starts_with(until)) {
-                    got += "\x1e";
-                    got += &http.get(poll).send().await.unwrap().text().await.unwrap();
-                }
-                got
-            };
-            tokio::time::timeout(Duration::from_secs(10), wait)
-                .await
-                .unwrap_or_else(|_| panic!("no {until} packet over polling within 10 s"))
-        }
-    };
-    polled("40{\"sid\"").await;
-    let emit = |packet: String| http.post(&poll).body(packet).send();
-    assert_eq!(emit(format!("421{}", json!(["room:join", { "room": "demo" }]))).await.unwrap().status(), 200);
-    let replies = polled("431[").await;
+    let polling = Polling::open(backend, None).await;
+    assert_eq!(polling.send(format!("40{}", json!({ "token": token }))).await, 200);
+    polling.until(&["40{\"sid\""]).await;
+    assert_eq!(polling.send(format!("421{}", json!(["room:join", { "room": "demo" }]))).await, 200);
+    let replies = polling.until(&["431["]).await;
     assert!(replies.contains("\"ok\":true"), "{replies:?}");
     let text = json!(["message:send", { "room": "demo", "text": "over long-polling" }]);
-    assert_eq!(emit(format!("422{text}")).await.unwrap().status(), 200);
+    assert_eq!(polling.send(format!("422{text}")).await, 200);
     assert_eq!(laptop.next("message:new").await["text"], "over long-polling");
 }
 
@@ -210,4 +180,57 @@ pub async fn open_session_from(from: &str, base: &str, header: Option<(&str, &st
         request = request.header(name, value);
     }
     tokio::time::timeout(Duration::from_secs(15), request.send()).await.unwrap().unwrap().status().as_u16()
+}
+
+/// A long-polling Engine.IO session driven by hand, with a cookie on every
+/// request when given.
+pub struct Polling {
+    http: reqwest::Client,
+    url: String,
+    cookie: Option<String>,
+}
+
+impl Polling {
+    /// Opens a session at `base` (the Engine.IO handshake).
+    pub async fn open(base: &str, cookie: Option<&str>) -> Polling {
+        let http = reqwest::Client::new();
+        let mut open = http.get(format!("{base}/socket.io/?EIO=4&transport=polling"));
+        if let Some(cookie) = cookie {
+            open = open.header("cookie", cookie);
+        }
+        let open = open.send().await.unwrap().text().await.unwrap();
+        let sid: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
+        let url = format!("{base}/socket.io/?EIO=4&transport=polling&sid={}", sid["sid"].as_str().unwrap());
+        Polling { http, url, cookie: cookie.map(str::to_owned) }
+    }
+
+    fn with_cookie(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        }
+    }
+
+    /// Posts `packet`; the HTTP status.
+    pub async fn send(&self, packet: String) -> u16 {
+        self.with_cookie(self.http.post(&self.url)).body(packet).send().await.unwrap().status().as_u16()
+    }
+
+    /// Polls until a packet starting with one of `prefixes` arrives, within
+    /// 10 s; everything received. The server may send a ping first, and one
+    /// response may carry several packets, separated by 0x1e.
+    pub async fn until(&self, prefixes: &[&str]) -> String {
+        let wait = async {
+            let mut got = String::new();
+            while !got.split('\x1e').any(|p| prefixes.iter().any(|prefix| p.starts_with(prefix))) {
+                got += "\x1e";
+                got +=
+                    &self.with_cookie(self.http.get(&self.url)).send().await.unwrap().text().await.unwrap();
+            }
+            got
+        };
+        tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .unwrap_or_else(|_| panic!("none of {prefixes:?} over polling within 10 s"))
+    }
 }
